@@ -1,0 +1,99 @@
+"""The in-memory dataset every stage passes along, and the loaders of its sources.
+
+Bundled sources are read straight from the CSV files that ship inside scikit-learn, so the
+prepare stage does not pay for importing scikit-learn (and scipy) to get 150 rows.
+"""
+
+import gzip
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+_BREAST_CANCER_MEASURES = (
+    "radius", "texture", "perimeter", "area", "smoothness", "compactness", "concavity",
+    "concave points", "symmetry", "fractal dimension",
+)  # fmt: skip
+
+# Feature names as scikit-learn's load_* functions give them (the CSV files do not hold them).
+_FEATURE_NAMES = {
+    "iris": ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"],
+    "wine": [
+        "alcohol", "malic_acid", "ash", "alcalinity_of_ash", "magnesium", "total_phenols",
+        "flavanoids", "nonflavanoid_phenols", "proanthocyanins", "color_intensity", "hue",
+        "od280/od315_of_diluted_wines", "proline",
+    ],
+    "breast_cancer": [f"mean {m}" for m in _BREAST_CANCER_MEASURES]
+    + [f"{m} error" for m in _BREAST_CANCER_MEASURES]
+    + [f"worst {m}" for m in _BREAST_CANCER_MEASURES],
+    "digits": [f"pixel_{row}_{col}" for row in range(8) for col in range(8)],
+}  # fmt: skip
+_CSV_FILES = {"iris": "iris.csv", "wine": "wine_data.csv", "breast_cancer": "breast_cancer.csv"}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Rows of numeric and categorical features with integer labels indexing class_names."""
+
+    features: np.ndarray  # float32 (n, n_numeric); NaN marks a missing value
+    feature_names: np.ndarray  # str (n_numeric,)
+    categorical: np.ndarray  # str (n, n_categorical); "" marks a missing value
+    categorical_names: np.ndarray  # str (n_categorical,)
+    labels: np.ndarray  # int64 (n,)
+    class_names: np.ndarray  # str (n_classes,)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def take(self, rows: np.ndarray) -> "Dataset":
+        return Dataset(
+            self.features[rows],
+            self.feature_names,
+            self.categorical[rows],
+            self.categorical_names,
+            self.labels[rows],
+            self.class_names,
+        )
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "Dataset":
+        return cls(**{name: arrays[name] for name in cls.__dataclass_fields__})
+
+
+def numeric_dataset(
+    features: np.ndarray, labels: np.ndarray, feature_names: list[str], class_names: list[str]
+) -> Dataset:
+    return Dataset(
+        features=np.asarray(features, dtype=np.float32),
+        feature_names=np.asarray(feature_names, dtype=str),
+        categorical=np.empty((len(labels), 0), dtype=str),
+        categorical_names=np.empty(0, dtype=str),
+        labels=np.asarray(labels, dtype=np.int64),
+        class_names=np.asarray(class_names, dtype=str),
+    )
+
+
+def _sklearn_data_dir() -> Path:
+    # find_spec locates the package without running its __init__ (which imports scipy).
+    spec = importlib.util.find_spec("sklearn")
+    return Path(spec.origin).parent / "datasets" / "data"
+
+
+def load_bundled(name: str) -> Dataset:
+    """One of scikit-learn's bundled datasets, as its load_<name>() returns it."""
+    data_dir = _sklearn_data_dir()
+    if name == "digits":
+        with gzip.open(data_dir / "digits.csv.gz", "rt") as handle:
+            table = np.loadtxt(handle, delimiter=",")
+        labels = table[:, -1].astype(np.int64)
+        class_names = [str(digit) for digit in range(10)]
+        return numeric_dataset(table[:, :-1], labels, _FEATURE_NAMES[name], class_names)
+    with open(data_dir / _CSV_FILES[name]) as handle:
+        header = handle.readline().strip().split(",")
+        table = np.loadtxt(handle, delimiter=",")
+    class_names = header[2:]
+    return numeric_dataset(table[:, :-1], table[:, -1].astype(np.int64), _FEATURE_NAMES[name], class_names)

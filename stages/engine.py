@@ -1,0 +1,192 @@
+"""Training on tensors held in memory: the tutorial's train_step/val_step without a DataLoader.
+
+Tensors move to the device once; each epoch draws a permutation from a seeded generator and
+batches are slices of it. Loss and correct counts accumulate on the device and are read once
+per step call, so the device is not synchronised on every batch.
+"""
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.optim.adam import adam
+from torch.optim.sgd import sgd
+
+from stages.errors import UserError
+
+
+class Batches:
+    """A DataLoader's role for tensors already on the device: (inputs, targets) per batch."""
+
+    def __init__(
+        self,
+        features: torch.Tensor,
+        labels: torch.Tensor,
+        batch_size: int,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        self.features = features
+        self.labels = labels
+        self.batch_size = batch_size
+        self.generator = generator  # None: rows in order (evaluation); else shuffled each epoch
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.labels) / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n, size = len(self.labels), self.batch_size
+        if self.generator is None:
+            for start in range(0, n, size):
+                yield self.features[start : start + size], self.labels[start : start + size]
+            return
+        order = torch.randperm(n, generator=self.generator).to(self.features.device)
+        for start in range(0, n, size):
+            rows = order[start : start + size]
+            yield self.features[rows], self.labels[rows]
+
+
+class FunctionalOptimizer:
+    """Adam, AdamW or SGD with torch's own update kernels (torch.optim.adam.adam, .sgd.sgd).
+
+    torch.optim's classes import torch._dynamo on their first step, which costs more than a
+    second per process; the functional kernels do the same arithmetic without it.
+    """
+
+    def __init__(self, name: str, parameters, lr: float, weight_decay: float, momentum: float) -> None:
+        self.name = name
+        self.params = [p for p in parameters if p.requires_grad]
+        self.lr, self.weight_decay, self.momentum = lr, weight_decay, momentum
+        if name in ("adam", "adamw"):
+            self.exp_avgs = [torch.zeros_like(p) for p in self.params]
+            self.exp_avg_sqs = [torch.zeros_like(p) for p in self.params]
+            self.steps = [torch.tensor(0.0) for _ in self.params]
+        else:
+            self.momentum_buffers: list[torch.Tensor | None] = [None] * len(self.params)
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        grads = [p.grad for p in self.params]
+        if self.name == "sgd":
+            sgd(self.params, grads, self.momentum_buffers, weight_decay=self.weight_decay,
+                momentum=self.momentum, lr=self.lr, dampening=0.0, nesterov=False,
+                maximize=False)  # fmt: skip
+            return
+        adam(self.params, grads, self.exp_avgs, self.exp_avg_sqs, [], self.steps,
+             decoupled_weight_decay=self.name == "adamw", amsgrad=False, beta1=0.9, beta2=0.999,
+             lr=self.lr, weight_decay=self.weight_decay, eps=1e-8, maximize=False)  # fmt: skip
+
+
+def train_step(
+    batches: Batches, model: nn.Module, optimizer: FunctionalOptimizer, loss_fn: nn.Module
+) -> tuple[float, float]:
+    """One epoch of training; returns the per-sample average loss and the accuracy."""
+    model.train()
+    total_loss = torch.zeros((), device=batches.features.device)
+    total_correct = torch.zeros((), dtype=torch.int64, device=batches.features.device)
+    for inputs, targets in batches:
+        optimizer.zero_grad()
+        logits = model(inputs)
+        loss = loss_fn(logits, targets)
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.detach() * len(targets)
+        total_correct += logits.argmax(dim=1).eq(targets).sum()
+    n = len(batches.labels)
+    return total_loss.item() / n, total_correct.item() / n
+
+
+@torch.inference_mode()
+def val_step(batches: Batches, model: nn.Module, loss_fn: nn.Module) -> tuple[float, float]:
+    """Per-sample average loss and accuracy over `batches`, without updating the model."""
+    model.eval()
+    total_loss = torch.zeros((), device=batches.features.device)
+    total_correct = torch.zeros((), dtype=torch.int64, device=batches.features.device)
+    for inputs, targets in batches:
+        logits = model(inputs)
+        total_loss += loss_fn(logits, targets) * len(targets)
+        total_correct += logits.argmax(dim=1).eq(targets).sum()
+    n = len(batches.labels)
+    return total_loss.item() / n, total_correct.item() / n
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, features: torch.Tensor, batch_size: int) -> torch.Tensor:
+    model.eval()
+    return torch.cat(
+        [model(features[start : start + batch_size]) for start in range(0, len(features), batch_size)]
+    )
+
+
+@dataclass(frozen=True)
+class Epoch:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+
+
+@dataclass(frozen=True)
+class FitResult:
+    history: list[Epoch]
+    best_epoch: int  # the epoch whose weights the model holds after fit()
+
+    @property
+    def best(self) -> Epoch:
+        return self.history[self.best_epoch - 1]
+
+
+def fit(
+    model: nn.Module,
+    optimizer: FunctionalOptimizer,
+    loss_fn: nn.Module,
+    train: Batches,
+    val: Batches,
+    epochs: int,
+    patience: int = 0,
+    min_delta: float = 0.0,
+    on_epoch: Callable[[Epoch, int], None] = lambda epoch, best_val_epoch: None,
+) -> FitResult:
+    """Train for `epochs`, or until val loss has not improved by min_delta for `patience`
+    epochs (patience 0: never stop early). With early stopping on, the model ends holding the
+    best epoch's weights; without it, the last epoch's."""
+    history: list[Epoch] = []
+    best_loss, best_epoch, best_state = math.inf, 0, None
+    for number in range(1, epochs + 1):
+        train_loss, train_accuracy = train_step(train, model, optimizer, loss_fn)
+        val_loss, val_accuracy = val_step(val, model, loss_fn)
+        record = Epoch(number, train_loss, train_accuracy, val_loss, val_accuracy)
+        history.append(record)
+        if val_loss < best_loss - min_delta:
+            best_loss, best_epoch = val_loss, number
+            if patience:
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        on_epoch(record, best_epoch)
+        if patience and number - best_epoch >= patience:
+            break
+    if best_state is None:  # early stopping off, or val loss never finite
+        return FitResult(history, len(history))
+    model.load_state_dict(best_state)
+    return FitResult(history, best_epoch)
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA, then MPS, then CPU; a named device must be present."""
+    available = [kind for kind, present in (
+        ("cuda", torch.cuda.is_available()),
+        ("mps", torch.backends.mps.is_available()),
+    ) if present] + ["cpu"]  # fmt: skip
+    if name == "auto":
+        return torch.device(available[0])
+    if name not in available:
+        raise UserError(
+            f"params.yaml: train.device = {name!r} is not available on this machine; "
+            f"allowed here: auto, {', '.join(available)}"
+        )
+    return torch.device(name)

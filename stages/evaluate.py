@@ -1,0 +1,46 @@
+"""Stage evaluate: score the trained model on the scaled test split.
+
+Writes metrics/eval.json and metrics/confusion.csv (one actual,predicted row per test row).
+"""
+
+import logging
+
+import torch
+from torch import nn
+
+from stages import artifacts, engine, params
+from stages.errors import run
+from stages.metrics import classification_report
+from stages.model import from_config
+
+log = logging.getLogger("evaluate")
+
+
+def load_model(path=artifacts.MODEL) -> tuple[nn.Module, dict]:
+    payload = artifacts.read_torch(path)
+    model = from_config(payload["config"])
+    model.load_state_dict(payload["state_dict"])
+    return model, payload["config"]
+
+
+def main() -> None:
+    p = params.load("evaluate")
+    model, config = load_model()
+    class_names = config["class_names"]
+    test = artifacts.read_npz(artifacts.SCALED["test"])
+    features, labels = torch.from_numpy(test["features"]), torch.from_numpy(test["labels"])
+    logits = engine.predict_logits(model, features, p.batch_size)
+    loss = nn.functional.cross_entropy(logits, labels).item()  # averaged per sample
+    predictions = logits.argmax(dim=1).numpy()
+    report = classification_report(test["labels"], predictions, class_names)
+    report = {"accuracy": report.pop("accuracy"), "loss": round(loss, 6), **report}
+    artifacts.write_json(artifacts.EVAL_METRICS, report)
+    rows = [[class_names[a], class_names[b]] for a, b in zip(test["labels"], predictions, strict=True)]
+    artifacts.write_csv(artifacts.CONFUSION, ["actual", "predicted"], rows)
+    log.info(
+        "test accuracy %.4f, macro F1 %.4f on %d rows", report["accuracy"], report["macro_f1"], len(rows)
+    )
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,208 @@
+"""params.yaml parsed into one typed, frozen, validated dataclass per section.
+
+Every key of a section is required and no other key is allowed, so params.yaml is the one
+place defaults live. Errors name the key and what it accepts, the way scikit-learn's do.
+"""
+
+import math
+import types
+import typing
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from stages.errors import UserError
+
+PARAMS_FILE = Path("params.yaml")
+
+BUNDLED_SOURCES = ("iris", "wine", "breast_cancer", "digits")
+TABLE_SUFFIXES = (".csv", ".parquet")
+MISSING_TARGET = ("drop", "fail")
+SCALE_METHODS = ("standard", "minmax", "robust", "none")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+ACTIVATIONS = ("relu", "tanh", "gelu", "leaky_relu", "none")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _fail(key: str, value: object, allowed: str) -> typing.NoReturn:
+    raise UserError(f"params.yaml: {key} = {value!r} is not allowed; {key} must be {allowed}")
+
+
+def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        _fail(key, value, "one of " + ", ".join(choices))
+
+
+def _in_range(key: str, value: float, low: float, high: float | None = None) -> None:
+    if value < low or (high is not None and value > high):
+        _fail(key, value, f">= {low}" if high is None else f"between {low} and {high}")
+
+
+def _open_unit(key: str, value: float) -> None:
+    if not 0.0 < value < 1.0:
+        _fail(key, value, "a fraction strictly between 0 and 1")
+
+
+@dataclass(frozen=True)
+class PrepareParams:
+    source: str  # a bundled dataset name, or a .csv/.parquet path inside the repo
+    target: str | None  # label column of a table source; bundled sources have their own
+    drop: tuple[str, ...]  # table columns to ignore (ids, dates)
+    missing_target: str  # rows whose label is empty: drop them, or fail
+
+    def check(self) -> None:
+        _one_of("prepare.missing_target", self.missing_target, MISSING_TARGET)
+        if self.source in BUNDLED_SOURCES:
+            return
+        if not self.source.endswith(TABLE_SUFFIXES):
+            _fail(
+                "prepare.source",
+                self.source,
+                "one of " + ", ".join(BUNDLED_SOURCES) + " or a path ending in .csv or .parquet",
+            )
+        if Path(self.source).is_absolute() or ".." in Path(self.source).parts:
+            _fail("prepare.source", self.source, "a path inside the repository, relative to it")
+        if not self.target:
+            _fail("prepare.target", self.target, f"the name of the label column of {self.source}")
+
+    @property
+    def is_table(self) -> bool:
+        return self.source not in BUNDLED_SOURCES
+
+
+@dataclass(frozen=True)
+class SplitParams:
+    holdout_size: float  # share of all rows kept out of training (val + test)
+    test_size: float  # share of the held-out rows that become the test split
+    random_state: int
+
+    def check(self) -> None:
+        _open_unit("split.holdout_size", self.holdout_size)
+        _open_unit("split.test_size", self.test_size)
+        _in_range("split.random_state", self.random_state, 0, 2**32 - 1)
+
+
+@dataclass(frozen=True)
+class ScaleParams:
+    method: str
+
+    def check(self) -> None:
+        _one_of("scale.method", self.method, SCALE_METHODS)
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    seed: int
+    epochs: int
+    batch_size: int
+    lr: float
+    optimizer: str
+    weight_decay: float
+    momentum: float  # sgd only
+    hidden: tuple[int, ...]
+    activation: str  # "none" is the tutorial's purely linear stack
+    device: str
+    patience: int  # early stopping on val loss; 0 turns it off
+    min_delta: float  # smallest val-loss drop that counts as better
+
+    def check(self) -> None:
+        _in_range("train.seed", self.seed, 0, 2**63 - 1)
+        _in_range("train.epochs", self.epochs, 1)
+        _in_range("train.batch_size", self.batch_size, 1)
+        if not self.lr > 0:
+            _fail("train.lr", self.lr, "a number > 0")
+        _one_of("train.optimizer", self.optimizer, OPTIMIZERS)
+        _in_range("train.weight_decay", self.weight_decay, 0.0)
+        _in_range("train.momentum", self.momentum, 0.0, 1.0)
+        for size in self.hidden:
+            if size < 1:
+                _fail("train.hidden", list(self.hidden), "a list of layer widths, each >= 1")
+        _one_of("train.activation", self.activation, ACTIVATIONS)
+        _one_of("train.device", self.device, DEVICES)
+        _in_range("train.patience", self.patience, 0)
+        _in_range("train.min_delta", self.min_delta, 0.0)
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    batch_size: int  # rows per forward pass; bounds memory on large tables
+
+    def check(self) -> None:
+        _in_range("evaluate.batch_size", self.batch_size, 1)
+
+
+SECTIONS = {
+    "prepare": PrepareParams,
+    "split": SplitParams,
+    "scale": ScaleParams,
+    "train": TrainParams,
+    "evaluate": EvaluateParams,
+}
+
+
+def _coerce(key: str, value: object, kind: object) -> object:
+    """Check one YAML value against a field's annotation; ints are accepted as floats."""
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        _fail(key, value, "an integer")
+    if kind is float:
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+        _fail(key, value, "a finite number")
+    if kind is str:
+        if isinstance(value, str) and value:
+            return value
+        _fail(key, value, "a non-empty string")
+    if typing.get_origin(kind) is tuple:
+        (item_kind, _) = typing.get_args(kind)
+        if not isinstance(value, list):
+            _fail(key, value, f"a list of {item_kind.__name__}")
+        return tuple(_coerce(key, item, item_kind) for item in value)
+    if isinstance(kind, types.UnionType):  # str | None
+        return None if value is None else _coerce(key, value, str)
+    raise TypeError(f"no parser for {kind!r}")  # a bug in this module, not a user mistake
+
+
+def parse_section(name: str, raw: object):
+    """Build and check the dataclass for section `name` from its raw YAML mapping."""
+    cls = SECTIONS[name]
+    if not isinstance(raw, dict):
+        raise UserError(f"params.yaml: section {name} must be a mapping of keys to values")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise UserError(
+            f"params.yaml: unknown key {name}.{unknown[0]}; allowed keys in {name}: " + ", ".join(known)
+        )
+    missing = [key for key in known if key not in raw]
+    if missing:
+        raise UserError(f"params.yaml: missing key {name}.{missing[0]}; {name} needs: {', '.join(known)}")
+    hints = typing.get_type_hints(cls)
+    values = {key: _coerce(f"{name}.{key}", raw[key], hints[key]) for key in known}
+    section = cls(**values)
+    section.check()
+    return section
+
+
+def load(name: str, path: Path = PARAMS_FILE):
+    """Read params.yaml and return its section `name`, parsed and validated."""
+    import yaml
+
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise UserError(f"{path} not found; run stages from the repository root") from None
+    try:
+        document = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise UserError(f"{path} is not valid YAML{where}") from None
+    if not isinstance(document, dict):
+        raise UserError(f"{path} must be a mapping of sections: {', '.join(SECTIONS)}")
+    unknown = sorted(set(document) - set(SECTIONS))
+    if unknown:
+        raise UserError(f"params.yaml: unknown section {unknown[0]}; allowed: {', '.join(SECTIONS)}")
+    if name not in document:
+        raise UserError(f"params.yaml: missing section {name}")
+    return parse_section(name, document[name])

@@ -1,0 +1,1 @@
+"""Table sources (CSV, Parquet): issue 4."""

@@ -1,0 +1,111 @@
+"""Fixtures: a temp copy of the repo (git + DVC inside) driven through the real `dvc` CLI."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the venv running pytest has dvc and python
+
+
+def project_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["DVC_NO_ANALYTICS"] = "1"
+    env.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+class Project:
+    """A throwaway copy of the repository with its own git history and DVC cache."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run(args, cwd=self.root, env=project_env(), capture_output=True, text=True)
+        if check and done.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run(str(BIN / "dvc"), *args, check=check)
+
+    def git(self, *args: str) -> subprocess.CompletedProcess:
+        return self.run("git", *args)
+
+    def repro(self, *args: str) -> list[str]:
+        """Run `dvc repro` and return the names of the stages that actually ran."""
+        done = self.dvc("repro", *args)
+        return re.findall(r"Running stage '(\w+)'", done.stdout)
+
+    def path(self, relative: str) -> Path:
+        return self.root / relative
+
+    def set_param(self, section: str, key: str, value: str) -> None:
+        """Rewrite one `key: value` line inside `section` of params.yaml, keeping the rest."""
+        lines = self.path("params.yaml").read_text().splitlines()
+        current = None
+        for i, line in enumerate(lines):
+            if line and not line.startswith(" ") and line.endswith(":"):
+                current = line[:-1]
+            elif current == section and line.strip().startswith(f"{key}:"):
+                indent = line[: len(line) - len(line.lstrip())]
+                lines[i] = f"{indent}{key}: {value}"
+                break
+        else:
+            raise KeyError(f"{section}.{key}")
+        self.path("params.yaml").write_text("\n".join(lines) + "\n")
+
+    def lock_md5s(self) -> dict[str, str]:
+        import yaml
+
+        lock = yaml.safe_load(self.path("dvc.lock").read_text())
+        return {out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage.get("outs", [])}
+
+
+def _tracked_files() -> list[str]:
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return [name for name in listed.stdout.splitlines() if (REPO / name).is_file()]
+
+
+@pytest.fixture(scope="session")
+def pristine(tmp_path_factory) -> Project:
+    """The repo's files in a new git repo with one commit, pipeline not yet run."""
+    root = tmp_path_factory.mktemp("pristine")
+    for name in _tracked_files():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, target)
+    project = Project(root)
+    project.git("init", "-q", "-b", "main")
+    project.git("add", "-A")
+    project.git("commit", "-q", "-m", "copy of the repo")
+    return project
+
+
+@pytest.fixture(scope="session")
+def built(pristine, tmp_path_factory) -> tuple[Project, list[str]]:
+    """A copy on which a full `dvc repro` has run once, with the stages that ran."""
+    root = tmp_path_factory.mktemp("built") / "repo"
+    shutil.copytree(pristine.root, root, symlinks=True)
+    project = Project(root)
+    ran = project.repro()
+    return project, ran
+
+
+@pytest.fixture
+def project(built, tmp_path) -> Project:
+    """A private copy of the built repo (outputs, cache, run-cache) to change freely."""
+    root = tmp_path / "repo"
+    shutil.copytree(built[0].root, root, symlinks=True)
+    return Project(root)

@@ -1,0 +1,147 @@
+"""The pipeline through the real DVC CLI, in temp copies of the repo."""
+
+import json
+
+import pytest
+
+from stages import artifacts
+
+pytestmark = pytest.mark.slow
+
+STAGES = ["prepare", "split", "scale", "train", "evaluate"]
+
+
+def test_full_repro_runs_every_stage_and_matches_committed_lock(built, pristine):
+    project, ran = built
+    # evaluate's outputs are all git-tracked metrics/plots that already match the lock,
+    # so DVC rightly skips it on a fresh clone once train reproduces model.pt byte for byte.
+    assert ran == STAGES[:4]
+    # The committed dvc.lock and metrics are what a repro of the committed params gives.
+    assert project.path("dvc.lock").read_text() == pristine.path("dvc.lock").read_text()
+    for path in (artifacts.TRAIN_METRICS, artifacts.EVAL_METRICS, artifacts.HISTORY, artifacts.CONFUSION):
+        assert project.path(str(path)).read_text() == pristine.path(str(path)).read_text(), path
+    assert "up to date" in project.dvc("status").stdout
+
+
+def test_default_params_reach_the_accuracy_bar(built):
+    project, _ = built
+    report = json.loads(project.path("metrics/eval.json").read_text())
+    assert report["accuracy"] >= 0.93
+    assert set(report["per_class"]) == {"setosa", "versicolor", "virginica"}
+
+
+def test_repro_with_nothing_changed_runs_nothing(project):
+    assert project.repro() == []
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "expected"),
+    [
+        ("scale", "method", "minmax", ["scale", "train", "evaluate"]),
+        ("train", "epochs", "20", ["train", "evaluate"]),
+        ("split", "holdout_size", "0.4", ["split", "scale", "train", "evaluate"]),
+    ],
+)
+def test_a_param_change_reruns_only_the_stages_it_affects(project, section, key, value, expected):
+    project.set_param(section, key, value)
+    assert project.repro() == expected
+
+
+def test_repro_force_twice_gives_byte_identical_artifacts(project):
+    before = project.lock_md5s()
+    assert project.repro("-f") == STAGES
+    assert project.lock_md5s() == before
+    assert project.repro("-f") == STAGES
+    assert project.lock_md5s() == before
+
+
+def test_exp_run_with_set_param_changes_metrics(project):
+    before = json.loads(project.path("metrics/train.json").read_text())
+    done = project.dvc("exp", "run", "-S", "train.epochs=5")
+    assert "Running stage 'train'" in done.stdout
+    assert "Running stage 'prepare'" not in done.stdout
+    after = json.loads(project.path("metrics/train.json").read_text())
+    assert after["epochs_run"] == 5 and before["epochs_run"] != 5
+    assert after != before
+    rows = list(_exp_rows(json.loads(project.dvc("exp", "show", "--json").stdout)))
+    experiments = [data for name, data in rows if name and data["rev"] != "workspace"]
+    assert any(
+        row["params"]["params.yaml"]["data"]["train"]["epochs"] == 5
+        and row["metrics"]["metrics/train.json"]["data"]["epochs_run"] == 5
+        for row in experiments
+    ), experiments
+
+
+def _exp_rows(node):
+    """Every revision record in `dvc exp show --json` output, however deeply nested."""
+    if isinstance(node, dict):
+        if isinstance(node.get("data"), dict) and "params" in node["data"]:
+            yield node.get("name"), node["data"]
+        for value in node.values():
+            yield from _exp_rows(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _exp_rows(value)
+
+
+def test_metrics_diff_between_two_commits(project):
+    assert project.git("status", "--porcelain").stdout == ""  # main holds the baseline as built
+    project.git("checkout", "-q", "-b", "linear")
+    project.set_param("train", "activation", "none")
+    project.set_param("train", "epochs", "5")
+    project.repro()
+    project.git("add", "-A")
+    project.git("commit", "-q", "-m", "linear model, 5 epochs")
+    diff = json.loads(project.dvc("metrics", "diff", "main", "linear", "--json").stdout)
+    changed = diff["metrics/train.json"]
+    assert changed["epochs_run"]["old"] != changed["epochs_run"]["new"] == 5
+    assert "accuracy" in diff["metrics/eval.json"] or "loss" in diff["metrics/eval.json"]
+
+
+BAD_PARAMS = [
+    ("train", "epochs", "-5", "train.epochs", "train"),
+    ("train", "activation", "swish", "train.activation", "train"),
+    ("train", "device", "mps", "train.device", "train"),
+    ("scale", "method", "zscore", "scale.method", "scale"),
+    ("split", "holdout_size", "0.02", "split.holdout_size", "split"),
+    ("split", "test_size", "1.5", "split.test_size", "split"),
+    ("train", "hidden", "[16, 0]", "train.hidden", "train"),
+    ("prepare", "source", "mnist", "prepare.source", "prepare"),
+    ("prepare", "source", "../outside.csv", "prepare.source", "prepare"),
+]
+
+
+@pytest.mark.parametrize(("section", "key", "value", "named", "stage"), BAD_PARAMS)
+def test_bad_param_stops_the_stage_with_one_line_and_no_artifact_change(
+    project, section, key, value, named, stage
+):
+    before = project.lock_md5s()
+    contents = {
+        p: p.read_bytes()
+        for folder in ("data", "models", "metrics")
+        for p in project.path(folder).rglob("*")
+        if p.is_file()
+    }
+    project.set_param(section, key, value)
+    done = project.dvc("repro", check=False)
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, done.stderr
+    assert named in errors[0] and "Traceback" not in done.stderr + done.stdout
+    assert f"failed to reproduce '{stage}'" in done.stderr
+    for p, data in contents.items():
+        # DVC deletes a stage's declared outs before running it; what is left is never partial.
+        assert not p.exists() or p.read_bytes() == data, p
+    if stage != "prepare":  # upstream of the failing stage stays in place
+        assert all(p.exists() for p in contents if "prepared" in str(p))
+    assert not list(project.root.rglob(".*.tmp"))
+    assert project.lock_md5s() == before
+
+
+def test_unknown_key_is_rejected_by_its_stage(project):
+    text = project.path("params.yaml").read_text().replace("  seed: 42\n", "  seed: 42\n  epoch: 3\n", 1)
+    project.path("params.yaml").write_text(text)
+    done = project.dvc("repro", check=False)
+    assert done.returncode != 0
+    assert "unknown key train.epoch; allowed keys in train: seed, epochs" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,47 @@
+"""Bundled sources are read without importing scikit-learn, yet equal its load_* functions."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import sklearn.datasets
+
+from stages import artifacts, datasets
+
+from .conftest import REPO
+
+
+@pytest.mark.parametrize("name", ["iris", "wine", "breast_cancer", "digits"])
+def test_bundled_matches_scikit_learn(name):
+    ours = datasets.load_bundled(name)
+    theirs = getattr(sklearn.datasets, f"load_{name}")()
+    np.testing.assert_array_equal(ours.features, theirs.data.astype(np.float32))
+    np.testing.assert_array_equal(ours.labels, theirs.target)
+    assert ours.feature_names.tolist() == list(theirs.feature_names)
+    assert ours.class_names.tolist() == [str(c) for c in theirs.target_names]
+    assert ours.features.dtype == np.float32 and ours.labels.dtype == np.int64
+    assert ours.categorical.shape == (len(ours), 0)
+
+
+def test_loading_iris_does_not_import_sklearn():
+    code = (
+        "import sys; from stages import datasets; datasets.load_bundled('iris');"
+        "print(any(m.startswith(('sklearn', 'scipy', 'torch')) for m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_arrays_round_trip_through_npz(tmp_path):
+    iris = datasets.load_bundled("iris")
+    artifacts.write_npz(tmp_path / "d.npz", iris.to_arrays())
+    back = datasets.Dataset.from_arrays(artifacts.read_npz(tmp_path / "d.npz"))
+    for field, value in iris.to_arrays().items():
+        np.testing.assert_array_equal(getattr(back, field), value)
+
+
+def test_take_keeps_names_and_selects_rows():
+    iris = datasets.load_bundled("iris")
+    part = iris.take(np.array([0, 149]))
+    assert part.labels.tolist() == [0, 2] and part.class_names.tolist() == iris.class_names.tolist()

@@ -1,0 +1,92 @@
+"""params.yaml parsing: types, ranges, unknown and missing keys, all as UserError."""
+
+import dataclasses
+
+import pytest
+import yaml
+
+from stages import params
+from stages.errors import UserError
+
+from .conftest import REPO
+
+
+def repo_section(name: str) -> dict:
+    return yaml.safe_load((REPO / "params.yaml").read_text())[name]
+
+
+@pytest.mark.parametrize("name", list(params.SECTIONS))
+def test_repo_params_parse(name):
+    section = params.parse_section(name, repo_section(name))
+    assert dataclasses.is_dataclass(section)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        section.__setattr__(dataclasses.fields(section)[0].name, None)
+
+
+def test_train_types_are_coerced():
+    train = params.parse_section("train", repo_section("train"))
+    assert train.hidden == (16, 8) and isinstance(train.lr, float) and isinstance(train.epochs, int)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        ("train", "epochs", -5, "train.epochs = -5 is not allowed; train.epochs must be >= 1"),
+        ("train", "epochs", 2.5, "train.epochs must be an integer"),
+        ("train", "epochs", True, "train.epochs must be an integer"),
+        ("train", "lr", 0, "train.lr must be a number > 0"),
+        ("train", "lr", "fast", "train.lr must be a finite number"),
+        ("train", "activation", "swish", "must be one of relu, tanh, gelu, leaky_relu, none"),
+        ("train", "optimizer", "lbfgs", "must be one of adam, adamw, sgd"),
+        ("train", "device", "tpu", "must be one of auto, cpu, cuda, mps"),
+        ("train", "hidden", [16, 0], "train.hidden must be a list of layer widths, each >= 1"),
+        ("train", "hidden", 16, "train.hidden must be a list of int"),
+        ("train", "patience", -1, "train.patience must be >= 0"),
+        ("scale", "method", "zscore", "scale.method must be one of standard, minmax, robust, none"),
+        ("split", "holdout_size", 1.0, "split.holdout_size must be a fraction strictly between 0 and 1"),
+        ("split", "test_size", 0, "split.test_size must be a fraction strictly between 0 and 1"),
+        ("split", "random_state", -1, "split.random_state must be between 0"),
+        ("evaluate", "batch_size", 0, "evaluate.batch_size must be >= 1"),
+        ("prepare", "source", "mnist", "prepare.source must be one of iris, wine, breast_cancer, digits or"),
+        ("prepare", "source", "/tmp/x.csv", "prepare.source must be a path inside the repository"),
+        ("prepare", "missing_target", "ignore", "prepare.missing_target must be one of drop, fail"),
+    ],
+)
+def test_bad_values_name_the_key_and_what_is_allowed(section, key, value, message):
+    raw = {**repo_section(section), key: value}
+    with pytest.raises(UserError, match="^params.yaml: ") as error:
+        params.parse_section(section, raw)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_table_source_needs_a_target():
+    raw = {**repo_section("prepare"), "source": "data/raw/table.csv", "target": None}
+    with pytest.raises(UserError, match="prepare.target = None is not allowed; .* label column"):
+        params.parse_section("prepare", raw)
+
+
+def test_unknown_key_lists_the_allowed_ones():
+    with pytest.raises(UserError, match="unknown key train.epoch; allowed keys in train: seed, epochs, "):
+        params.parse_section("train", {**repo_section("train"), "epoch": 3})
+
+
+def test_missing_key_is_named():
+    raw = repo_section("split")
+    del raw["test_size"]
+    with pytest.raises(UserError, match="missing key split.test_size"):
+        params.parse_section("split", raw)
+
+
+def test_load_rejects_unknown_sections_and_bad_yaml(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("train: {epochs: 3\n")
+    with pytest.raises(UserError, match="is not valid YAML at line"):
+        params.load("train", path)
+    path.write_text((REPO / "params.yaml").read_text() + "tune: {}\n")
+    with pytest.raises(
+        UserError, match="unknown section tune; allowed: prepare, split, scale, train, evaluate"
+    ):
+        params.load("train", path)
+    with pytest.raises(UserError, match="not found"):
+        params.load("train", tmp_path / "missing.yaml")

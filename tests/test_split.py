@@ -1,0 +1,76 @@
+"""The split stage reproduces the tutorial's two stratified train_test_split calls exactly."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.model_selection import train_test_split
+
+from stages import params, split
+from stages.errors import UserError
+
+NAMES = np.array(["setosa", "versicolor", "virginica"])
+DEFAULT = params.SplitParams(holdout_size=0.3, test_size=0.33, random_state=42)
+
+
+def test_default_split_is_the_tutorials():
+    X, y = load_iris(return_X_y=True)
+    X_train, X_hold, _, y_hold = train_test_split(X, y, test_size=0.3, random_state=42, stratify=y)
+    X_val, X_test, _, _ = train_test_split(X_hold, y_hold, test_size=0.33, random_state=42, stratify=y_hold)
+    rows = split.stratified_split(y, NAMES, DEFAULT)
+    np.testing.assert_array_equal(X[rows["train"]], X_train)
+    np.testing.assert_array_equal(X[rows["val"]], X_val)
+    np.testing.assert_array_equal(X[rows["test"]], X_test)
+    assert [len(rows[s]) for s in ("train", "val", "test")] == [105, 30, 15]
+    for name, per_class in (("train", 35), ("val", 10), ("test", 5)):
+        assert np.bincount(y[rows[name]]).tolist() == [per_class] * 3
+
+
+def test_splits_are_disjoint_and_cover_every_row():
+    y = np.repeat(np.arange(3), 50)
+    rows = split.stratified_split(y, NAMES, DEFAULT)
+    together = np.concatenate(list(rows.values()))
+    assert sorted(together.tolist()) == list(range(150))
+
+
+def test_seed_changes_the_split():
+    y = np.repeat(np.arange(3), 50)
+    other = params.SplitParams(0.3, 0.33, 7)
+    assert not np.array_equal(
+        split.stratified_split(y, NAMES, DEFAULT)["test"], split.stratified_split(y, NAMES, other)["test"]
+    )
+
+
+def test_too_small_a_holdout_is_a_user_error():
+    y = np.repeat(np.arange(3), 50)
+    with pytest.raises(UserError, match="split.holdout_size = 0.02 leaves class 'setosa' 1 held-out row"):
+        split.stratified_split(y, NAMES, params.SplitParams(0.02, 0.33, 42))
+
+
+def test_a_test_split_smaller_than_the_class_count_is_a_user_error():
+    y = np.repeat(np.arange(3), 50)
+    with pytest.raises(
+        UserError, match="split.holdout_size = 0.3 and split.test_size = 0.01 cannot split 150"
+    ):
+        split.stratified_split(y, NAMES, params.SplitParams(0.3, 0.01, 42))
+
+
+NAMES_WITH_RARE = np.array(["a", "b", "rare"])
+
+
+def test_a_class_too_small_to_stratify_is_named_with_its_count():
+    y = np.array([0] * 40 + [1] * 40 + [2] * 2)
+    with pytest.raises(UserError, match="^class 'rare' has 2 row\\(s\\); .* at least 3 rows of every class$"):
+        split.stratified_split(y, NAMES_WITH_RARE, DEFAULT)
+
+
+def test_a_holdout_that_starves_a_class_is_named():
+    y = np.array([0] * 40 + [1] * 40 + [2] * 3)
+    with pytest.raises(UserError, match="split.holdout_size = 0.2 leaves class 'rare' 1 held-out row"):
+        split.stratified_split(y, NAMES_WITH_RARE, params.SplitParams(0.2, 0.5, 0))
+
+
+def test_a_class_left_out_of_a_split_is_named():
+    y = np.array([0] * 40 + [1] * 40 + [2] * 3)
+    rows = {"train": np.arange(80), "val": np.arange(80, 82), "test": np.array([82])}
+    with pytest.raises(UserError, match="leave class 'rare' with no rows in train"):
+        split.check_every_class_present(rows, y, NAMES_WITH_RARE, DEFAULT)

@@ -145,3 +145,27 @@ def test_unknown_key_is_rejected_by_its_stage(project):
     assert done.returncode != 0
     assert "unknown key train.epoch; allowed keys in train: seed, epochs" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_returning_to_known_params_restores_from_the_run_cache(project):
+    original = project.path("metrics/train.json").read_text()
+    project.set_param("train", "epochs", "5")
+    assert project.repro() == ["train", "evaluate"]
+    project.set_param("train", "epochs", "100")
+    done = project.dvc("repro")
+    assert "Stage 'train' is cached - skipping run" in done.stdout
+    assert "Running stage 'train'" not in done.stdout
+    assert project.path("metrics/train.json").read_text() == original
+
+
+def test_plots_show_draws_each_chart_once(project):
+    shown = json.loads(project.dvc("plots", "show", "--json").stdout)["data"]
+    assert sorted(shown) == ["metrics/confusion.csv", "metrics/history.csv"]
+    (curves,) = shown["metrics/history.csv"]
+    points = curves["content"]["data"]["values"]
+    epochs_run = json.loads(project.path("metrics/train.json").read_text())["epochs_run"]
+    assert len(points) == epochs_run
+    assert {"train_loss", "val_loss", "train_accuracy", "val_accuracy"} <= set(points[0])
+    assert curves["content"]["transform"][0]["fold"][:2] == ["train_loss", "val_loss"]  # our template
+    (confusion,) = shown["metrics/confusion.csv"]
+    assert len(confusion["content"]["data"]["values"]) == 15  # one row per test row

@@ -43,9 +43,9 @@ def test_unshuffled_batches_keep_row_order():
 @pytest.mark.parametrize(
     ("name", "reference"),
     [
-        ("adam", lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.1)),
-        ("adamw", lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1)),
-        ("sgd", lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, weight_decay=0.1)),
+        ("adam", lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.1, fused=True)),
+        ("adamw", lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1, fused=True)),
+        ("sgd", lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9, weight_decay=0.1, fused=True)),
     ],
 )
 def test_functional_optimizers_match_torch_optim_exactly(name, reference):

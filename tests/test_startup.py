@@ -1,0 +1,40 @@
+"""Each stage imports only what it uses: start-up is most of the pipeline's wall time."""
+
+import json
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+# stage -> top-level packages it must not import
+FORBIDDEN = {
+    "prepare": {"torch", "sklearn", "scipy", "joblib", "pandas"},
+    "split": {"torch", "pandas"},
+    "scale": {"torch", "pandas"},
+    "train": {"sklearn", "scipy", "pandas", "torch._dynamo"},
+    "evaluate": {"sklearn", "scipy", "pandas", "torch._dynamo"},
+}
+
+
+# Runs the stage as `python -m` would and lists sys.modules as the process exits.
+RUNNER = (
+    "import atexit, json, runpy, sys\n"
+    "atexit.register(lambda: open(sys.argv[2], 'w').write(json.dumps(sorted(sys.modules))))\n"
+    "runpy.run_module(sys.argv[1], run_name='__main__', alter_sys=True)\n"
+)
+
+
+def imported_modules(project, stage: str) -> set[str]:
+    listing = project.path("modules.json")
+    project.run(sys.executable, "-c", RUNNER, f"stages.{stage}", str(listing))
+    return set(json.loads(listing.read_text()))
+
+
+@pytest.mark.parametrize("stage", list(FORBIDDEN))
+def test_stage_imports_only_what_it_uses(project, stage):
+    modules = imported_modules(project, stage)
+    assert "stages.params" in modules  # the stage really ran
+    top_level = {name.split(".")[0] for name in modules}
+    leaked = {name for name in FORBIDDEN[stage] if name in modules or name in top_level}
+    assert not leaked, f"{stage} imported {sorted(leaked)}"

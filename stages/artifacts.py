@@ -24,6 +24,8 @@ TRAIN_METRICS = Path("metrics/train.json")
 HISTORY = Path("metrics/history.csv")
 EVAL_METRICS = Path("metrics/eval.json")
 CONFUSION = Path("metrics/confusion.csv")
+CURVES_PNG = Path("metrics/plots/training.png")
+CONFUSION_PNG = Path("metrics/plots/confusion.png")
 
 # A fixed member date keeps .npz files byte-identical; np.savez stamps the current time.
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -68,6 +70,13 @@ def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
+
+
+def read_csv_columns(path: Path) -> dict[str, np.ndarray]:
+    """A numeric CSV written by write_csv, as one float array per column."""
+    table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    header = path.read_text().split("\n", 1)[0].split(",")
+    return {name: table[:, i] for i, name in enumerate(header)}
 
 
 def write_joblib(path: Path, obj: object) -> None:

@@ -1,6 +1,7 @@
 """Stage evaluate: score the trained model on the scaled test split.
 
-Writes metrics/eval.json and metrics/confusion.csv (one actual,predicted row per test row).
+Writes metrics/eval.json, metrics/confusion.csv (one actual,predicted row per test row) and
+PNG images of the confusion matrix and of the training curves under metrics/plots/.
 """
 
 import logging
@@ -8,9 +9,9 @@ import logging
 import torch
 from torch import nn
 
-from stages import artifacts, engine, params
+from stages import artifacts, engine, figures, params
 from stages.errors import run
-from stages.metrics import classification_report
+from stages.metrics import classification_report, confusion_matrix
 from stages.model import from_config
 
 log = logging.getLogger("evaluate")
@@ -37,6 +38,10 @@ def main() -> None:
     artifacts.write_json(artifacts.EVAL_METRICS, report)
     rows = [[class_names[a], class_names[b]] for a, b in zip(test["labels"], predictions, strict=True)]
     artifacts.write_csv(artifacts.CONFUSION, ["actual", "predicted"], rows)
+    counts = confusion_matrix(test["labels"], predictions, len(class_names))
+    figures.confusion_matrix(counts, class_names, artifacts.CONFUSION_PNG)
+    best_epoch = artifacts.read_json(artifacts.TRAIN_METRICS)["best_epoch"]
+    figures.training_curves(artifacts.read_csv_columns(artifacts.HISTORY), best_epoch, artifacts.CURVES_PNG)
     log.info(
         "test accuracy %.4f, macro F1 %.4f on %d rows", report["accuracy"], report["macro_f1"], len(rows)
     )

@@ -16,6 +16,7 @@ PARAMS_FILE = Path("params.yaml")
 
 BUNDLED_SOURCES = ("iris", "wine", "breast_cancer", "digits")
 TABLE_SUFFIXES = (".csv", ".parquet")
+TABLE_DIR = "data/raw"  # dvc.yaml declares this folder as prepare's dependency
 MISSING_TARGET = ("drop", "fail")
 SCALE_METHODS = ("standard", "minmax", "robust", "none")
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -57,10 +58,15 @@ class PrepareParams:
             _fail(
                 "prepare.source",
                 self.source,
-                "one of " + ", ".join(BUNDLED_SOURCES) + " or a path ending in .csv or .parquet",
+                "one of " + ", ".join(BUNDLED_SOURCES) + f" or a .csv or .parquet file under {TABLE_DIR}/",
             )
-        if Path(self.source).is_absolute() or ".." in Path(self.source).parts:
-            _fail("prepare.source", self.source, "a path inside the repository, relative to it")
+        path = Path(self.source)
+        if path.is_absolute() or ".." in path.parts or path.parts[:2] != tuple(TABLE_DIR.split("/")):
+            _fail(
+                "prepare.source",
+                self.source,
+                f"a file under {TABLE_DIR}/, relative to the repository (dvc.yaml tracks that folder)",
+            )
         if not self.target:
             _fail("prepare.target", self.target, f"the name of the label column of {self.source}")
 

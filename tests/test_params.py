@@ -48,7 +48,9 @@ def test_train_types_are_coerced():
         ("split", "random_state", -1, "split.random_state must be between 0"),
         ("evaluate", "batch_size", 0, "evaluate.batch_size must be >= 1"),
         ("prepare", "source", "mnist", "prepare.source must be one of iris, wine, breast_cancer, digits or"),
-        ("prepare", "source", "/tmp/x.csv", "prepare.source must be a path inside the repository"),
+        ("prepare", "source", "/tmp/x.csv", "prepare.source must be a file under data/raw/"),
+        ("prepare", "source", "data/x.csv", "prepare.source must be a file under data/raw/"),
+        ("prepare", "source", "data/raw/../../x.csv", "prepare.source must be a file under data/raw/"),
         ("prepare", "missing_target", "ignore", "prepare.missing_target must be one of drop, fail"),
     ],
 )

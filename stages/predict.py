@@ -1,0 +1,117 @@
+"""Predict classes for new rows with the pipeline's saved preprocessing and model.
+
+    python -m stages.predict INPUT.csv -o OUT.csv      (or .parquet in)
+
+INPUT has the training table's feature columns (the target may be absent; other columns are
+ignored). OUT has one row per input row: the predicted class name and one probability column
+per class. The preprocessing and model must be the ones dvc.lock records.
+"""
+
+import argparse
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from stages import artifacts, params, preprocessing, tables
+from stages.errors import UserError, run
+
+log = logging.getLogger("predict")
+
+LOCK_FILE = Path("dvc.lock")
+
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_artifacts_match_lock(paths: list[Path], lock_file: Path = LOCK_FILE) -> None:
+    """Refuse artifacts that are not the ones the pipeline recorded: stale or hand-edited."""
+    import yaml
+
+    for path in paths:
+        if not path.is_file():
+            raise UserError(f"{path} not found; run `dvc repro` (or `dvc pull`) first")
+    if not lock_file.is_file():
+        raise UserError(f"{lock_file} not found; run `dvc repro` so the artifacts are recorded")
+    lock = yaml.safe_load(lock_file.read_text()) or {}
+    recorded = {
+        out["path"]: out.get("md5")
+        for stage in lock.get("stages", {}).values()
+        for out in stage.get("outs", [])
+    }
+    for path in paths:
+        expected = recorded.get(path.as_posix())
+        if expected is None:
+            raise UserError(f"{lock_file} records no {path}; run `dvc repro`")
+        actual = file_md5(path)
+        if actual != expected:
+            raise UserError(
+                f"{path} is not the file {lock_file} records (md5 {actual} != {expected}): a stale or "
+                f"hand-edited artifact; run `dvc checkout {path}` or `dvc repro`"
+            )
+
+
+def select_columns(frame, config: dict, where: str) -> tuple[np.ndarray, np.ndarray]:
+    numeric, categorical = config["input_numeric"], config["input_categorical"]
+    needed = numeric + categorical
+    missing = [name for name in needed if name not in frame.columns]
+    if missing:
+        raise UserError(
+            f"{where}: missing feature column(s) {', '.join(map(repr, missing))}; "
+            f"the model needs: {', '.join(map(repr, needed))}"
+        )
+    extra = [name for name in frame.columns if name not in needed]
+    if extra:
+        log.info("ignoring column(s) the model does not use: %s", ", ".join(map(str, extra)))
+    return tables.column_features(frame, numeric, categorical, where)
+
+
+def predict_frame(frame, preprocessor, model, config: dict, batch_size: int, where: str) -> np.ndarray:
+    """Class probabilities, one row per input row."""
+    import torch
+
+    from stages import engine
+
+    features, strings = select_columns(frame, config, where)
+    matrix = preprocessing.transform(preprocessor, features, strings)
+    logits = engine.predict_logits(model, torch.from_numpy(matrix), batch_size)
+    return torch.softmax(logits, dim=1).numpy()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m stages.predict", description=__doc__.splitlines()[0])
+    parser.add_argument("input", type=Path, help="rows to classify: .csv or .parquet")
+    parser.add_argument(
+        "-o", "--output", type=Path, required=True, help="where to write the .csv of predictions"
+    )
+    args = parser.parse_args()
+    if args.input.suffix not in params.TABLE_SUFFIXES:
+        raise UserError(f"{args.input}: input must be a .csv or .parquet file")
+    if args.output.suffix != ".csv":
+        raise UserError(f"{args.output}: output must be a .csv file")
+    check_artifacts_match_lock([artifacts.SCALER, artifacts.MODEL])
+    frame = tables.read_frame(args.input)
+
+    from stages.evaluate import load_model
+
+    model, config = load_model()
+    preprocessor = artifacts.read_joblib(artifacts.SCALER)
+    batch_size = params.load("evaluate").batch_size
+    probabilities = predict_frame(frame, preprocessor, model, config, batch_size, str(args.input))
+    class_names = config["class_names"]
+    predicted = probabilities.argmax(axis=1)
+    rows = [
+        [class_names[k], *(f"{p:.6f}" for p in row)] for k, row in zip(predicted, probabilities, strict=True)
+    ]
+    artifacts.write_csv(args.output, ["predicted", *(f"p_{name}" for name in class_names)], rows)
+    log.info("%d rows -> %s", len(rows), args.output)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -156,7 +156,7 @@ def encode_labels(target) -> tuple[np.ndarray, np.ndarray]:
 
 def check_classes(labels: np.ndarray, class_names: np.ndarray, where: str) -> None:
     if len(class_names) < 2:
-        found = f"only {class_names[0]!r}" if len(class_names) else "none"
+        found = f"only {str(class_names[0])!r}" if len(class_names) else "none"
         raise UserError(f"{where}: the target needs at least two classes; found {found}")
     counts = np.bincount(labels, minlength=len(class_names))
     if counts.min() < MIN_ROWS_PER_CLASS:

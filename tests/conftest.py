@@ -109,3 +109,25 @@ def project(built, tmp_path) -> Project:
     root = tmp_path / "repo"
     shutil.copytree(built[0].root, root, symlinks=True)
     return Project(root)
+
+
+def mixed_table(rows: int = 150, seed: int = 0):
+    """A small messy table: an id, numeric and categorical features with missing cells, and a
+    string label that depends on the features (so a model can learn it)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["basic", "plus", "pro"], rows)
+    tenure = rng.uniform(0, 60, rows).round(1)
+    spend = (rng.normal(50, 15, rows) + (plan == "pro") * 40).round(2)
+    city = rng.choice(["Oslo", "Lima", "Pune", "Kyiv"], rows)
+    score = tenure / 20 + (plan == "pro") * 2 - (plan == "basic") + rng.normal(0, 0.3, rows)
+    label = np.where(score > 2, "loyal", np.where(score > 0.5, "at risk", "churned"))
+    frame = pd.DataFrame(
+        {"customer_id": np.arange(1000, 1000 + rows), "tenure": tenure, "spend": spend, "city": city,
+         "plan": plan, "status": label}
+    )  # fmt: skip
+    frame.loc[rng.choice(rows, min(10, rows), replace=False), "spend"] = np.nan
+    frame.loc[rng.choice(rows, min(8, rows), replace=False), "city"] = None
+    return frame

@@ -1,0 +1,125 @@
+"""Table sources: parsing messy CSV/Parquet and every validation failure, as one-line errors."""
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stages import params, tables
+from stages.errors import UserError
+
+from .conftest import mixed_table
+
+BASE = params.PrepareParams(
+    source="data/raw/t.csv", target="status", drop=("customer_id",), missing_target="fail"
+)
+
+
+@pytest.fixture
+def raw(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data/raw").mkdir(parents=True)
+    return tmp_path / "data/raw"
+
+
+def load(**changes):
+    return tables.load_table(dataclasses.replace(BASE, **changes))
+
+
+def test_mixed_csv_becomes_numeric_and_categorical_features(raw):
+    frame = mixed_table()
+    frame.to_csv(raw / "t.csv", index=False)
+    data = load()
+    assert data.feature_names.tolist() == ["tenure", "spend"]
+    assert data.categorical_names.tolist() == ["city", "plan"]
+    assert data.class_names.tolist() == ["at risk", "churned", "loyal"]
+    assert data.features.dtype == np.float32 and np.isnan(data.features[:, 1]).sum() == 10
+    assert (data.categorical[:, 0] == "").sum() == 8
+    assert data.class_names[data.labels].tolist() == frame["status"].tolist()
+
+
+def test_parquet_gives_the_same_dataset(raw):
+    mixed_table().to_csv(raw / "t.csv", index=False)
+    mixed_table().to_parquet(raw / "t.parquet", index=False)
+    from_csv, from_parquet = load(), load(source="data/raw/t.parquet")
+    for field, value in from_csv.to_arrays().items():
+        np.testing.assert_array_equal(getattr(from_parquet, field), value)
+
+
+def test_numeric_labels_sort_as_numbers(raw):
+    pd.DataFrame({"x": np.arange(12.0), "y": [2, 10, 1] * 4}).to_csv(raw / "t.csv", index=False)
+    data = load(target="y", drop=())
+    assert data.class_names.tolist() == ["1", "2", "10"]
+
+
+def write(raw, text: str, name: str = "t.csv") -> None:
+    (raw / name).write_text(text)
+
+
+@pytest.mark.parametrize(
+    ("content", "changes", "message"),
+    [
+        (None, {}, "data/raw/t.csv: file not found"),
+        ("", {}, "data/raw/t.csv: file is empty"),
+        ("a,status\n", {"drop": ()}, "data/raw/t.csv: no data rows below the header"),
+        ("a,a,status\n1,2,x\n", {"drop": ()}, "duplicate column name 'a'; column names must be unique"),
+        (
+            "a,label\n1,x\n",
+            {"drop": ()},
+            "prepare.target names column 'status', which data/raw/t.csv does not",
+        ),
+        (
+            "a,status\n1,x\n",
+            {"drop": ("id",)},
+            "prepare.drop names column 'id', which data/raw/t.csv does not",
+        ),
+        ("a,status\n" + "1,x\n" * 6, {"drop": ()}, "the target needs at least two classes; found only 'x'"),
+        (
+            "a,status\n" + "1,x\n2,y\n" * 3 + "3,z\n3,z\n",
+            {"drop": ()},
+            "class 'z' has 2 row(s); a stratified",
+        ),
+        (
+            "a,b,status\n" + ",1,x\n,2,y\n" * 3,
+            {"drop": ()},
+            "column 'a' is entirely empty; drop it with prepare.drop",
+        ),
+        ("a,status\n" + "1,x\ninf,y\n" * 3, {"drop": ()}, "column 'a' holds infinite values"),
+        ("a,status\n" + "1,x\n2,y\n3,\n" * 3, {"drop": ()}, "target column 'status' is empty in 3 of 9 rows"),
+        ('a,status\n1,x\n"2,y\n', {"drop": ()}, "cannot be parsed as csv"),
+    ],
+)
+def test_bad_tables_fail_with_one_line_naming_the_problem(raw, content, changes, message):
+    if content is not None:
+        write(raw, content)
+    with pytest.raises(UserError) as error:
+        load(**changes)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_rows_missing_the_target_can_be_dropped(raw, caplog):
+    caplog.set_level("INFO")
+    write(raw, "a,status\n" + "1,x\n2,y\n3,\n" * 3)
+    data = load(drop=(), missing_target="drop")
+    assert len(data) == 6 and data.class_names.tolist() == ["x", "y"]
+    assert "dropping 3 rows whose target 'status' is empty" in caplog.text
+
+
+def test_duplicate_parquet_columns_are_rejected(raw):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table([pa.array([1, 2]), pa.array([3, 4]), pa.array(["x", "y"])], names=["a", "a", "status"])
+    pq.write_table(table, raw / "t.parquet")
+    with pytest.raises(UserError, match="duplicate column name 'a'"):
+        load(source="data/raw/t.parquet", drop=())
+
+
+def test_a_number_where_a_category_was_expected_is_fine_but_text_in_a_numeric_column_is_not():
+    frame = pd.DataFrame({"n": ["1.5", "oops"], "c": [1, 2]})
+    with pytest.raises(UserError, match="column 'n' must be numeric, as in training; found 'oops' in row 2"):
+        tables.column_features(frame, ["n"], ["c"], "in.csv")
+    features, strings = tables.column_features(pd.DataFrame({"n": [1.5], "c": [7]}), ["n"], ["c"], "in.csv")
+    assert features.tolist() == [[1.5]] and strings.tolist() == [["7"]]

@@ -57,28 +57,28 @@ def check_artifacts_match_lock(paths: list[Path], lock_file: Path = LOCK_FILE) -
             )
 
 
-def select_columns(frame, config: dict, where: str) -> tuple[np.ndarray, np.ndarray]:
+def select_columns(table, config: dict, where: str) -> tuple[np.ndarray, np.ndarray]:
     numeric, categorical = config["input_numeric"], config["input_categorical"]
     needed = numeric + categorical
-    missing = [name for name in needed if name not in frame.columns]
+    missing = [name for name in needed if name not in table.column_names]
     if missing:
         raise UserError(
             f"{where}: missing feature column(s) {', '.join(map(repr, missing))}; "
             f"the model needs: {', '.join(map(repr, needed))}"
         )
-    extra = [name for name in frame.columns if name not in needed]
+    extra = [name for name in table.column_names if name not in needed]
     if extra:
         log.info("ignoring column(s) the model does not use: %s", ", ".join(map(str, extra)))
-    return tables.column_features(frame, numeric, categorical, where)
+    return tables.column_features(table, numeric, categorical, where)
 
 
-def predict_frame(frame, preprocessor, model, config: dict, batch_size: int, where: str) -> np.ndarray:
+def predict_table(table, preprocessor, model, config: dict, batch_size: int, where: str) -> np.ndarray:
     """Class probabilities, one row per input row."""
     import torch
 
     from stages import engine
 
-    features, strings = select_columns(frame, config, where)
+    features, strings = select_columns(table, config, where)
     matrix = preprocessing.transform(preprocessor, features, strings)
     logits = engine.predict_logits(model, torch.from_numpy(matrix), batch_size)
     return torch.softmax(logits, dim=1).numpy()
@@ -96,14 +96,14 @@ def main() -> None:
     if args.output.suffix != ".csv":
         raise UserError(f"{args.output}: output must be a .csv file")
     check_artifacts_match_lock([artifacts.SCALER, artifacts.MODEL])
-    frame = tables.read_frame(args.input)
+    table = tables.read_table(args.input)
 
     from stages.evaluate import load_model
 
     model, config = load_model()
     preprocessor = artifacts.read_joblib(artifacts.SCALER)
     batch_size = params.load("evaluate").batch_size
-    probabilities = predict_frame(frame, preprocessor, model, config, batch_size, str(args.input))
+    probabilities = predict_table(table, preprocessor, model, config, batch_size, str(args.input))
     class_names = config["class_names"]
     predicted = probabilities.argmax(axis=1)
     rows = [

@@ -1,5 +1,6 @@
 """Fixtures: a temp copy of the repo (git + DVC inside) driven through the real `dvc` CLI."""
 
+import csv
 import os
 import re
 import shutil
@@ -111,11 +112,11 @@ def project(built, tmp_path) -> Project:
     return Project(root)
 
 
-def mixed_table(rows: int = 150, seed: int = 0):
-    """A small messy table: an id, numeric and categorical features with missing cells, and a
-    string label that depends on the features (so a model can learn it)."""
+def mixed_table(rows: int = 150, seed: int = 0) -> dict[str, list]:
+    """A small messy table, column -> values (None = empty cell): an id, numeric and
+    categorical features with missing cells, and a string label that depends on the features
+    (so a model can learn it)."""
     import numpy as np
-    import pandas as pd
 
     rng = np.random.default_rng(seed)
     plan = rng.choice(["basic", "plus", "pro"], rows)
@@ -124,10 +125,31 @@ def mixed_table(rows: int = 150, seed: int = 0):
     city = rng.choice(["Oslo", "Lima", "Pune", "Kyiv"], rows)
     score = tenure / 20 + (plan == "pro") * 2 - (plan == "basic") + rng.normal(0, 0.3, rows)
     label = np.where(score > 2, "loyal", np.where(score > 0.5, "at risk", "churned"))
-    frame = pd.DataFrame(
-        {"customer_id": np.arange(1000, 1000 + rows), "tenure": tenure, "spend": spend, "city": city,
-         "plan": plan, "status": label}
-    )  # fmt: skip
-    frame.loc[rng.choice(rows, min(10, rows), replace=False), "spend"] = np.nan
-    frame.loc[rng.choice(rows, min(8, rows), replace=False), "city"] = None
-    return frame
+    table = {
+        "customer_id": list(range(1000, 1000 + rows)),
+        "tenure": tenure.tolist(),
+        "spend": spend.tolist(),
+        "city": city.tolist(),
+        "plan": plan.tolist(),
+        "status": label.tolist(),
+    }
+    for column, count in (("spend", 10), ("city", 8)):
+        for row in rng.choice(rows, min(count, rows), replace=False):
+            table[column][row] = None
+    return table
+
+
+def write_table(table: dict[str, list], path: Path) -> None:
+    """Write column -> values as CSV (None as an empty cell) or, by suffix, as Parquet."""
+    if path.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table(table), path)
+        return
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(table)
+        writer.writerows(
+            zip(*(["" if v is None else v for v in values] for values in table.values()), strict=True)
+        )

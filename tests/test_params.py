@@ -25,7 +25,7 @@ def test_repo_params_parse(name):
 
 def test_train_types_are_coerced():
     train = params.parse_section("train", repo_section("train"))
-    assert train.hidden == (16, 8) and isinstance(train.lr, float) and isinstance(train.epochs, int)
+    assert train.hidden == (64, 64) and isinstance(train.lr, float) and isinstance(train.epochs, int)
 
 
 @pytest.mark.parametrize(

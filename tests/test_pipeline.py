@@ -149,9 +149,10 @@ def test_unknown_key_is_rejected_by_its_stage(project):
 
 def test_returning_to_known_params_restores_from_the_run_cache(project):
     original = project.path("metrics/train.json").read_text()
+    params = project.path("params.yaml").read_text()
     project.set_param("train", "epochs", "5")
     assert project.repro() == ["train", "evaluate"]
-    project.set_param("train", "epochs", "100")
+    project.path("params.yaml").write_text(params)
     done = project.dvc("repro")
     assert "Stage 'train' is cached - skipping run" in done.stdout
     assert "Running stage 'train'" not in done.stdout
@@ -160,7 +161,13 @@ def test_returning_to_known_params_restores_from_the_run_cache(project):
 
 def test_plots_show_draws_each_chart_once(project):
     shown = json.loads(project.dvc("plots", "show", "--json").stdout)["data"]
-    assert sorted(shown) == ["metrics/confusion.csv", "metrics/history.csv"]
+    assert sorted(shown) == [
+        "metrics/confusion.csv",
+        "metrics/history.csv",
+        "metrics/plots/confusion.png",
+        "metrics/plots/training.png",
+    ]
+    assert all(shown[name][0]["type"] == "image" for name in shown if name.endswith(".png"))
     (curves,) = shown["metrics/history.csv"]
     points = curves["content"]["data"]["values"]
     epochs_run = json.loads(project.path("metrics/train.json").read_text())["epochs_run"]

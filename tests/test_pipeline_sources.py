@@ -6,13 +6,13 @@ import sys
 
 import pytest
 
-from .conftest import mixed_table
+from .conftest import mixed_table, write_table
 
 pytestmark = pytest.mark.slow
 
 
-def use_table(project, frame, name="customers.csv"):
-    frame.to_csv(project.path(f"data/raw/{name}"), index=False)
+def use_table(project, table, name="customers.csv"):
+    write_table(table, project.path(f"data/raw/{name}"))
     project.dvc("add", f"data/raw/{name}")
     project.set_param("prepare", "source", f"data/raw/{name}")
     project.set_param("prepare", "target", "status")
@@ -29,10 +29,11 @@ def test_csv_source_with_categoricals_and_missing_values_end_to_end(project):
         assert {row["actual"] for row in csv.DictReader(handle)} == {"at risk", "churned", "loyal"}
 
     # New rows: no target, an unseen city, a missing plan, an id column to ignore.
-    new = mixed_table(rows=5, seed=9).drop(columns=["status"])
-    new.loc[0, "city"] = "Quito"
-    new.loc[1, "plan"] = None
-    new.to_csv(project.path("new.csv"), index=False)
+    new = mixed_table(rows=5, seed=9)
+    del new["status"]
+    new["city"][0] = "Quito"
+    new["plan"][1] = None
+    write_table(new, project.path("new.csv"))
     done = project.run(sys.executable, "-m", "stages.predict", "new.csv", "-o", "pred.csv")
     assert "ignoring column(s) the model does not use: customer_id" in done.stderr
     with project.path("pred.csv").open() as handle:
@@ -45,9 +46,9 @@ def test_csv_source_with_categoricals_and_missing_values_end_to_end(project):
 
 
 def test_a_bad_table_stops_prepare_with_one_line(project):
-    frame = mixed_table()
-    frame.loc[3, "status"] = None
-    use_table(project, frame)
+    table = mixed_table()
+    table["status"][3] = None
+    use_table(project, table)
     done = project.dvc("repro", check=False)
     assert done.returncode != 0 and "Traceback" not in done.stderr
     (line,) = [line for line in done.stderr.splitlines() if line.startswith("error: ")]

@@ -3,13 +3,13 @@
 import dataclasses
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 import pytest
 
 from stages import params, tables
 from stages.errors import UserError
 
-from .conftest import mixed_table
+from .conftest import mixed_table, write_table
 
 BASE = params.PrepareParams(
     source="data/raw/t.csv", target="status", drop=("customer_id",), missing_target="fail"
@@ -28,27 +28,27 @@ def load(**changes):
 
 
 def test_mixed_csv_becomes_numeric_and_categorical_features(raw):
-    frame = mixed_table()
-    frame.to_csv(raw / "t.csv", index=False)
+    table = mixed_table()
+    write_table(table, raw / "t.csv")
     data = load()
     assert data.feature_names.tolist() == ["tenure", "spend"]
     assert data.categorical_names.tolist() == ["city", "plan"]
     assert data.class_names.tolist() == ["at risk", "churned", "loyal"]
     assert data.features.dtype == np.float32 and np.isnan(data.features[:, 1]).sum() == 10
     assert (data.categorical[:, 0] == "").sum() == 8
-    assert data.class_names[data.labels].tolist() == frame["status"].tolist()
+    assert data.class_names[data.labels].tolist() == table["status"]
 
 
 def test_parquet_gives_the_same_dataset(raw):
-    mixed_table().to_csv(raw / "t.csv", index=False)
-    mixed_table().to_parquet(raw / "t.parquet", index=False)
+    write_table(mixed_table(), raw / "t.csv")
+    write_table(mixed_table(), raw / "t.parquet")
     from_csv, from_parquet = load(), load(source="data/raw/t.parquet")
     for field, value in from_csv.to_arrays().items():
         np.testing.assert_array_equal(getattr(from_parquet, field), value)
 
 
 def test_numeric_labels_sort_as_numbers(raw):
-    pd.DataFrame({"x": np.arange(12.0), "y": [2, 10, 1] * 4}).to_csv(raw / "t.csv", index=False)
+    write_table({"x": list(range(12)), "y": [2, 10, 1] * 4}, raw / "t.csv")
     data = load(target="y", drop=())
     assert data.class_names.tolist() == ["1", "2", "10"]
 
@@ -108,7 +108,6 @@ def test_rows_missing_the_target_can_be_dropped(raw, caplog):
 
 
 def test_duplicate_parquet_columns_are_rejected(raw):
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.table([pa.array([1, 2]), pa.array([3, 4]), pa.array(["x", "y"])], names=["a", "a", "status"])
@@ -118,8 +117,8 @@ def test_duplicate_parquet_columns_are_rejected(raw):
 
 
 def test_a_number_where_a_category_was_expected_is_fine_but_text_in_a_numeric_column_is_not():
-    frame = pd.DataFrame({"n": ["1.5", "oops"], "c": [1, 2]})
+    table = pa.table({"n": ["1.5", "oops"], "c": [1, 2]})
     with pytest.raises(UserError, match="column 'n' must be numeric, as in training; found 'oops' in row 2"):
-        tables.column_features(frame, ["n"], ["c"], "in.csv")
-    features, strings = tables.column_features(pd.DataFrame({"n": [1.5], "c": [7]}), ["n"], ["c"], "in.csv")
+        tables.column_features(table, ["n"], ["c"], "in.csv")
+    features, strings = tables.column_features(pa.table({"n": [" 1.5"], "c": [7]}), ["n"], ["c"], "in.csv")
     assert features.tolist() == [[1.5]] and strings.tolist() == [["7"]]

@@ -23,7 +23,9 @@ def training_curves(history: dict[str, np.ndarray], best_epoch: int, path: Path)
     """Loss and accuracy per epoch, train against val, with the kept epoch marked."""
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(9, 3.6), layout="constrained")
+    # fixed margins: constrained layout costs an extra draw pass (~0.1 s a figure)
+    figure = Figure(figsize=(9, 3.6))
+    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.91, wspace=0.22)
     for axis, metric in zip(figure.subplots(1, 2), ("loss", "accuracy"), strict=True):
         for split, style in (("train", "-"), ("val", "--")):
             axis.plot(history["epoch"], history[f"{split}_{metric}"], style, label=split)
@@ -38,11 +40,11 @@ def confusion_matrix(counts: np.ndarray, class_names: list[str], path: Path) -> 
     """Counts of test rows by actual (rows) and predicted (columns) class."""
     from matplotlib.figure import Figure
 
-    size = max(3.5, 0.5 * len(class_names) + 2)
-    figure = Figure(figsize=(size + 1, size), layout="constrained")
+    size = max(4.0, 0.45 * len(class_names) + 2.5)
+    figure = Figure(figsize=(size, size))
+    figure.subplots_adjust(left=0.27, right=0.96, bottom=0.27, top=0.92)
     axis = figure.subplots()
-    image = axis.imshow(counts, cmap="Blues")
-    figure.colorbar(image, ax=axis, shrink=0.8)
+    axis.imshow(counts, cmap="Blues")  # each cell carries its count, so no colour bar
     ticks = np.arange(len(class_names))
     axis.set_xticks(ticks, class_names, rotation=45, ha="right")
     axis.set_yticks(ticks, class_names)

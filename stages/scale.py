@@ -33,10 +33,12 @@ def main() -> None:
                 "input_categorical": part.categorical_names,
             },
         )
+    train = splits["train"]
     log.info(
-        "%s: %d features in, %d out",
+        "%s: %d numeric + %d categorical columns in, %d features out",
         p.method,
-        len(splits["train"].feature_names),
+        len(train.feature_names),
+        len(train.categorical_names),
         transformed["train"].shape[1],
     )
 

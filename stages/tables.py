@@ -148,7 +148,7 @@ def load_table(p: params.PrepareParams) -> Dataset:
                 f"{where}: target column {p.target!r} is empty in {missing_target} of {table.num_rows} rows; "
                 "fill them in, or set prepare.missing_target: drop"
             )
-        log.info("dropping %d rows whose target %r is empty", missing_target, p.target)
+        log.info("dropping %d row(s) whose target %r is empty", missing_target, p.target)
         table = table.filter(present)
     features = [name for name in columns if name != p.target and name not in p.drop]
     if not features:

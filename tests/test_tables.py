@@ -104,7 +104,7 @@ def test_rows_missing_the_target_can_be_dropped(raw, caplog):
     write(raw, "a,status\n" + "1,x\n2,y\n3,\n" * 3)
     data = load(drop=(), missing_target="drop")
     assert len(data) == 6 and data.class_names.tolist() == ["x", "y"]
-    assert "dropping 3 rows whose target 'status' is empty" in caplog.text
+    assert "dropping 3 row(s) whose target 'status' is empty" in caplog.text
 
 
 def test_duplicate_parquet_columns_are_rejected(raw):

@@ -43,7 +43,13 @@ def fresh_copy(parent: Path) -> Path:
         target = root / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, target)
-    for git_args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "copy"]):
+    for git_args in (
+        ["init", "-q"],
+        ["config", "user.name", "bench"],
+        ["config", "user.email", "bench@localhost"],
+        ["add", "-A"],
+        ["commit", "-q", "-m", "copy"],
+    ):
         subprocess.run(["git", *git_args], cwd=root, env=_env(), check=True, capture_output=True)
     return root
 

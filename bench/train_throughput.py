@@ -229,11 +229,11 @@ def main() -> None:
         return
 
     def run(kind: str, rows: int = 0) -> float:
-        return float(in_child("--child", kind, "--rows", str(rows), "--repeats", str(args.repeats),
+        return float(in_child("--child", kind, "--rows", str(rows), "--repeats", "1",
                               "--tutorial-seconds", str(args.tutorial_seconds)))  # fmt: skip
 
     params = n_params(new_model())
-    gflops = run("matmul")
+    gflops = max(run("matmul") for _ in range(args.repeats))
     bound = gflops * 1e9 / (6 * params)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; each figure the median of {args.repeats}")  # fmt: skip
@@ -243,7 +243,12 @@ def main() -> None:
     print("|---:|:---|---:|---:|---:|")
     ratios = []
     for rows in args.rows:
-        rate = {kind: run(kind, rows) for kind in LOADERS}
+        # interleaved, one measurement per child, so drift on a noisy machine hits all alike
+        samples: dict[str, list[float]] = {kind: [] for kind in LOADERS}
+        for _ in range(args.repeats):
+            for kind in LOADERS:
+                samples[kind].append(run(kind, rows))
+        rate = {kind: statistics.median(values) for kind, values in samples.items()}
         for kind, name in LOADERS.items():
             print(f"| {rows:,} | {name:<53} | {rate[kind]:>10,.0f} | {rate[kind] / rate['tutorial']:>10.1f}x "
                   f"| {rate[kind] / bound:>7.0%} |")  # fmt: skip

@@ -89,6 +89,9 @@ def pristine(tmp_path_factory) -> Project:
         shutil.copy2(REPO / name, target)
     project = Project(root)
     project.git("init", "-q", "-b", "main")
+    # DVC's own git backend makes the experiment commits and reads identity from the repo
+    project.git("config", "user.name", "pipeline tests")
+    project.git("config", "user.email", "tests@localhost")
     project.git("add", "-A")
     project.git("commit", "-q", "-m", "copy of the repo")
     return project

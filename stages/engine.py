@@ -60,7 +60,8 @@ class FunctionalOptimizer:
         self.name = name
         self.params = [p for p in parameters if p.requires_grad]
         self.lr, self.weight_decay, self.momentum = lr, weight_decay, momentum
-        self.fused = all(p.device.type in ("cpu", "cuda") for p in self.params) or None
+        # None lets torch pick its default where no fused kernel exists (MPS)
+        self.fused = True if all(p.device.type in ("cpu", "cuda") for p in self.params) else None
         if name in ("adam", "adamw"):
             self.exp_avgs = [torch.zeros_like(p) for p in self.params]
             self.exp_avg_sqs = [torch.zeros_like(p) for p in self.params]

@@ -12,21 +12,14 @@ from torch import nn
 from stages import artifacts, engine, figures, params
 from stages.errors import run
 from stages.metrics import classification_report, confusion_matrix
-from stages.model import from_config
+from stages.model import from_payload
 
 log = logging.getLogger("evaluate")
 
 
-def load_model(path=artifacts.MODEL) -> tuple[nn.Module, dict]:
-    payload = artifacts.read_torch(path)
-    model = from_config(payload["config"])
-    model.load_state_dict(payload["state_dict"])
-    return model, payload["config"]
-
-
 def main() -> None:
     p = params.load("evaluate")
-    model, config = load_model()
+    model, config = from_payload(artifacts.read_torch(artifacts.MODEL))
     class_names = config["class_names"]
     test = artifacts.read_npz(artifacts.SCALED["test"])
     features, labels = torch.from_numpy(test["features"]), torch.from_numpy(test["labels"])

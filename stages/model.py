@@ -31,3 +31,10 @@ def from_config(config: dict) -> nn.Sequential:
     return build_mlp(
         config["in_features"], config["hidden"], len(config["class_names"]), config["activation"]
     )
+
+
+def from_payload(payload: dict) -> tuple[nn.Sequential, dict]:
+    """The trained network and its config from the saved {"config", "state_dict"} dict."""
+    model = from_config(payload["config"])
+    model.load_state_dict(payload["state_dict"])
+    return model, payload["config"]

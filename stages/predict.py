@@ -98,9 +98,9 @@ def main() -> None:
     check_artifacts_match_lock([artifacts.SCALER, artifacts.MODEL])
     table = tables.read_table(args.input)
 
-    from stages.evaluate import load_model
+    from stages.model import from_payload
 
-    model, config = load_model()
+    model, config = from_payload(artifacts.read_torch(artifacts.MODEL))
     preprocessor = artifacts.read_joblib(artifacts.SCALER)
     batch_size = params.load("evaluate").batch_size
     probabilities = predict_table(table, preprocessor, model, config, batch_size, str(args.input))

@@ -10,7 +10,7 @@ log = logging.getLogger("prepare")
 
 def load_source(p: params.PrepareParams) -> datasets.Dataset:
     if p.is_table:
-        from stages import tables  # pandas is paid for only by table sources
+        from stages import tables  # pyarrow is paid for only by table sources
 
         return tables.load_table(p)
     return datasets.load_bundled(p.source)

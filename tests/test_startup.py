@@ -4,6 +4,7 @@ import json
 import sys
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.slow
 
@@ -38,3 +39,13 @@ def test_stage_imports_only_what_it_uses(project, stage):
     top_level = {name.split(".")[0] for name in modules}
     leaked = {name for name in FORBIDDEN[stage] if name in modules or name in top_level}
     assert not leaked, f"{stage} imported {sorted(leaked)}"
+
+
+@pytest.mark.parametrize("stage", list(FORBIDDEN))
+def test_dvc_yaml_declares_every_module_a_stage_runs(project, stage):
+    """A change to any code a stage runs must rerun it: dvc.yaml lists each stages/*.py it imports."""
+    used = {f"stages/{name.split('.')[1]}.py" for name in imported_modules(project, stage)
+            if name.startswith("stages.") and name != "stages.__init__"}  # fmt: skip
+    used.add(f"stages/{stage}.py")  # run as __main__, so not under its own name
+    deps = set(yaml.safe_load(project.path("dvc.yaml").read_text())["stages"][stage]["deps"])
+    assert used <= deps, f"dvc.yaml's {stage} stage misses {sorted(used - deps)}"

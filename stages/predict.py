@@ -84,8 +84,13 @@ def predict_table(table, preprocessor, model, config: dict, batch_size: int, whe
     return torch.softmax(logits, dim=1).numpy()
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, like every other mistake, instead of usage + error
+        raise UserError(f"{message}; usage: {self.prog} INPUT.csv -o OUT.csv")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m stages.predict", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m stages.predict", description=__doc__.splitlines()[0])
     parser.add_argument("input", type=Path, help="rows to classify: .csv or .parquet")
     parser.add_argument(
         "-o", "--output", type=Path, required=True, help="where to write the .csv of predictions"

@@ -87,6 +87,18 @@ def test_bad_input_files(project, content, message):
     assert message in line
 
 
+def test_bad_arguments_are_one_line(project):
+    line = one_error_line(run_predict(project, "rows.csv"))
+    assert line == (
+        "error: the following arguments are required: -o/--output; "
+        "usage: python -m stages.predict INPUT.csv -o OUT.csv"
+    )
+    project.path("rows.csv").write_text("a\n1\n")
+    assert "rows.txt: output must be a .csv file" in one_error_line(
+        run_predict(project, "rows.csv", "-o", "rows.txt")
+    )
+
+
 def test_lock_check_accepts_recorded_files_and_names_unrecorded_ones(tmp_path):
     good = tmp_path / "a.bin"
     good.write_bytes(b"abc")

@@ -24,9 +24,10 @@ test: setup
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-bench: setup
+bench: setup   # about 10 minutes: throughput, whole-pipeline time, scikit-learn baselines
 	$(RUN) $(BIN)/python -m bench.train_throughput
 	$(RUN) $(BIN)/python -m bench.repro_time
+	$(RUN) $(BIN)/python -m bench.baselines
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -121,9 +121,7 @@ def column_features(
     strings = np.empty((table.num_rows, len(categorical)), dtype=object)
     for i, name in enumerate(categorical):
         strings[:, i] = _as_strings(table, name)
-    return values.astype(np.float32), strings.astype(str) if categorical else np.empty(
-        (table.num_rows, 0), str
-    )
+    return values.astype(np.float32), strings.astype(str)
 
 
 def load_table(p: params.PrepareParams) -> Dataset:

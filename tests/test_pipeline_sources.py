@@ -67,3 +67,10 @@ def test_each_bundled_source_runs(project, source, n_classes):
     report = json.loads(project.path("metrics/eval.json").read_text())
     assert len(report["per_class"]) == n_classes
     assert report["accuracy"] > 0.85
+
+
+def test_parquet_source_end_to_end(project):
+    use_table(project, mixed_table(rows=240), name="customers.parquet")
+    assert project.repro() == ["prepare", "split", "scale", "train", "evaluate"]
+    report = json.loads(project.path("metrics/eval.json").read_text())
+    assert set(report["per_class"]) == {"at risk", "churned", "loyal"}

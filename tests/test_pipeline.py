@@ -1,6 +1,7 @@
 """The pipeline through the real DVC CLI, in temp copies of the repo."""
 
 import json
+import re
 
 import pytest
 
@@ -176,3 +177,14 @@ def test_plots_show_draws_each_chart_once(project):
     assert curves["content"]["transform"][0]["fold"][:2] == ["train_loss", "val_loss"]  # our template
     (confusion,) = shown["metrics/confusion.csv"]
     assert len(confusion["content"]["data"]["values"]) == 15  # one row per test row
+
+
+def test_plots_page_needs_no_network(project):
+    project.dvc("plots", "show", "-o", "page")
+    html = project.path("page/index.html").read_text()
+    assert "vegaEmbed" in html and 'var e="5.20.2"' in html  # vega inlined from our template
+    assert not re.search(r"<(script|link)[^>]+(src|href)=\"?https?:", html)  # nothing fetched
+    assert sorted(p.name for p in project.path("page/static").iterdir()) == [
+        "workspace_metrics_plots_confusion.png",
+        "workspace_metrics_plots_training.png",
+    ]

@@ -1,5 +1,6 @@
 """The training engine: batching, the functional optimizers, train/val steps, early stopping."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -153,3 +154,21 @@ def test_training_does_not_import_dynamo():
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_progress_is_about_ten_lines_in_a_log_and_one_rewritten_line_on_a_terminal(monkeypatch, capsys):
+    from stages.train import progress_printer
+
+    epoch = engine.Epoch(1, 0.5, 0.8, 0.6, 0.7)
+    monkeypatch.setattr("sys.stderr.isatty", lambda: False)
+    report = progress_printer(100)
+    for number in range(1, 101):
+        report(dataclasses.replace(epoch, epoch=number), 1)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 11 and lines[0].startswith("train: epoch   1/100  loss 0.5000 acc 0.8000 | val loss")
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    report = progress_printer(3)
+    for number in range(1, 4):
+        report(dataclasses.replace(epoch, epoch=number), 1)
+    err = capsys.readouterr().err
+    assert err.count("\r") == 3 and "\n" not in err

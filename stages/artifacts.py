@@ -4,6 +4,7 @@ Writes are atomic (temp file, then rename) and byte-reproducible: no timestamps,
 """
 
 import csv
+import io
 import json
 import os
 import zipfile
@@ -74,9 +75,9 @@ def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
 
 def read_csv_columns(path: Path) -> dict[str, np.ndarray]:
     """A numeric CSV written by write_csv, as one float array per column."""
-    table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
-    header = path.read_text().split("\n", 1)[0].split(",")
-    return {name: table[:, i] for i, name in enumerate(header)}
+    header, body = path.read_text().split("\n", 1)
+    table = np.loadtxt(io.StringIO(body), delimiter=",", ndmin=2)
+    return {name: table[:, i] for i, name in enumerate(header.split(","))}
 
 
 def write_joblib(path: Path, obj: object) -> None:

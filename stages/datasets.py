@@ -11,6 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from stages.errors import UserError
+
+MIN_ROWS_PER_CLASS = 3  # one each in train, val and test
+
 _BREAST_CANCER_MEASURES = (
     "radius", "texture", "perimeter", "area", "smoothness", "compactness", "concavity",
     "concave points", "symmetry", "fractal dimension",
@@ -75,6 +79,21 @@ def numeric_dataset(
         labels=np.asarray(labels, dtype=np.int64),
         class_names=np.asarray(class_names, dtype=str),
     )
+
+
+def check_classes(labels: np.ndarray, class_names: np.ndarray, where: str | None = None) -> None:
+    """At least two classes, each with enough rows to reach all of train, val and test."""
+    prefix = f"{where}: " if where else ""
+    if len(class_names) < 2:
+        found = f"only {str(class_names[0])!r}" if len(class_names) else "none"
+        raise UserError(f"{prefix}the target needs at least two classes; found {found}")
+    counts = np.bincount(labels, minlength=len(class_names))
+    if counts.min() < MIN_ROWS_PER_CLASS:
+        rare = int(np.argmin(counts))
+        raise UserError(
+            f"{prefix}class {str(class_names[rare])!r} has {counts[rare]} row(s); a stratified "
+            f"train/val/test split needs at least {MIN_ROWS_PER_CLASS} rows of every class"
+        )
 
 
 def _sklearn_data_dir() -> Path:

@@ -24,12 +24,7 @@ def stratified_split(
 
     n_classes = len(class_names)
     rows = np.arange(len(labels))
-    cls, count = _fewest(labels, n_classes)
-    if count < 3:
-        raise UserError(
-            f"class {str(class_names[cls])!r} has {count} row(s); a stratified train/val/test split "
-            "needs at least 3 rows of every class"
-        )
+    datasets.check_classes(labels, class_names)
     try:
         train, held = train_test_split(
             rows, test_size=p.holdout_size, random_state=p.random_state, stratify=labels

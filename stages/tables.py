@@ -13,12 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from stages import params
-from stages.datasets import Dataset
+from stages.datasets import Dataset, check_classes
 from stages.errors import UserError
 
 log = logging.getLogger("prepare")
-
-MIN_ROWS_PER_CLASS = 3  # one each in train, val and test
 
 
 def read_header(path: Path) -> list[str]:
@@ -182,16 +180,3 @@ def encode_labels(target) -> tuple[np.ndarray, np.ndarray]:
         values = np.asarray(pc.utf8_trim_whitespace(target.cast(pa.string())).to_pylist(), dtype=str)
     classes, labels = np.unique(values, return_inverse=True)
     return labels.astype(np.int64), np.asarray([str(c) for c in classes], dtype=str)
-
-
-def check_classes(labels: np.ndarray, class_names: np.ndarray, where: str) -> None:
-    if len(class_names) < 2:
-        found = f"only {str(class_names[0])!r}" if len(class_names) else "none"
-        raise UserError(f"{where}: the target needs at least two classes; found {found}")
-    counts = np.bincount(labels, minlength=len(class_names))
-    if counts.min() < MIN_ROWS_PER_CLASS:
-        rare = int(np.argmin(counts))
-        raise UserError(
-            f"{where}: class {str(class_names[rare])!r} has {counts[rare]} row(s); a stratified "
-            f"train/val/test split needs at least {MIN_ROWS_PER_CLASS} of every class"
-        )

@@ -6,19 +6,22 @@ PNG images of the confusion matrix and of the training curves under metrics/plot
 
 import logging
 
-import torch
-from torch import nn
-
-from stages import artifacts, engine, figures, params
+from stages import artifacts, figures, numerics, params
 from stages.errors import run
 from stages.metrics import classification_report, confusion_matrix
-from stages.model import from_payload
 
 log = logging.getLogger("evaluate")
 
 
 def main() -> None:
     p = params.load("evaluate")
+    numerics.apply(params.load("train").numerics)  # the model's own setting, before torch loads
+    import torch
+    from torch import nn
+
+    from stages import engine
+    from stages.model import from_payload
+
     model, config = from_payload(artifacts.read_torch(artifacts.MODEL))
     class_names = config["class_names"]
     test = artifacts.read_npz(artifacts.SCALED["test"])

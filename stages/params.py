@@ -22,10 +22,22 @@ SCALE_METHODS = ("standard", "minmax", "robust", "none")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 ACTIVATIONS = ("relu", "tanh", "gelu", "leaky_relu", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+NUMERICS = ("native", "portable")  # what each sets: stages/numerics.py (kept out of light stages)
+
+
+def _spelled(value: object) -> str:
+    """A value as params.yaml spells it (null, true), not as Python prints it (None, True)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(map(_spelled, value)) + "]"
+    return repr(value)
 
 
 def _fail(key: str, value: object, allowed: str) -> typing.NoReturn:
-    raise UserError(f"params.yaml: {key} = {value!r} is not allowed; {key} must be {allowed}")
+    raise UserError(f"params.yaml: {key} = {_spelled(value)} is not allowed; {key} must be {allowed}")
 
 
 def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
@@ -107,6 +119,7 @@ class TrainParams:
     hidden: tuple[int, ...]
     activation: str  # "none" is the tutorial's purely linear stack
     device: str
+    numerics: str  # portable: same bytes on any x86-64 host; native: this host's fastest kernels
     patience: int  # early stopping on val loss; 0 turns it off
     min_delta: float  # smallest val-loss drop that counts as better
 
@@ -124,6 +137,7 @@ class TrainParams:
                 _fail("train.hidden", list(self.hidden), "a list of layer widths, each >= 1")
         _one_of("train.activation", self.activation, ACTIVATIONS)
         _one_of("train.device", self.device, DEVICES)
+        _one_of("train.numerics", self.numerics, NUMERICS)
         _in_range("train.patience", self.patience, 0)
         _in_range("train.min_delta", self.min_delta, 0.0)
 

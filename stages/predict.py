@@ -14,12 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from stages import artifacts, params, preprocessing, tables
+from stages import artifacts, numerics, params, preprocessing, tables
 from stages.errors import UserError, run
 
 log = logging.getLogger("predict")
 
 LOCK_FILE = Path("dvc.lock")
+CACHE_DIR = Path(".dvc/cache/files/md5")
 
 
 def file_md5(path: Path) -> str:
@@ -30,13 +31,19 @@ def file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def check_artifacts_match_lock(paths: list[Path], lock_file: Path = LOCK_FILE) -> None:
-    """Refuse artifacts that are not the ones the pipeline recorded: stale or hand-edited."""
+def cached(md5: str, cache: Path = CACHE_DIR) -> bool:
+    """Whether this checkout's DVC cache holds the file with this md5 (DVC 3 layout)."""
+    return (cache / md5[:2] / md5[2:]).is_file()
+
+
+def check_artifacts_match_lock(paths: list[Path], lock_file: Path = LOCK_FILE) -> dict:
+    """Refuse artifacts that are not the ones the pipeline recorded: stale or hand-edited.
+    Returns the parsed lock. Each message advises a command that works as printed here."""
     import yaml
 
     for path in paths:
         if not path.is_file():
-            raise UserError(f"{path} not found; run `dvc repro` (or `dvc pull`) first")
+            raise UserError(f"{path} not found; run `dvc repro` to build it (or restore it from its cache)")
     if not lock_file.is_file():
         raise UserError(f"{lock_file} not found; run `dvc repro` so the artifacts are recorded")
     lock = yaml.safe_load(lock_file.read_text()) or {}
@@ -51,10 +58,21 @@ def check_artifacts_match_lock(paths: list[Path], lock_file: Path = LOCK_FILE) -
             raise UserError(f"{lock_file} records no {path}; run `dvc repro`")
         actual = file_md5(path)
         if actual != expected:
+            # `dvc checkout` keeps a modified file unless forced, and can restore only what the
+            # cache holds: a lock made on another host or clone names files this cache lacks.
+            fix = f"`dvc checkout --force {path}` or `dvc repro`" if cached(expected) else "`dvc repro`"
             raise UserError(
                 f"{path} is not the file {lock_file} records (md5 {actual} != {expected}): a stale or "
-                f"hand-edited artifact; run `dvc checkout {path}` or `dvc repro`"
+                f"hand-edited artifact; run {fix}"
             )
+    return lock
+
+
+def recorded_numerics(lock: dict) -> str:
+    """The train.numerics evaluate ran with, so predict's forward pass equals evaluate's."""
+    recorded = lock.get("stages", {}).get("evaluate", {}).get("params", {}).get("params.yaml", {})
+    setting = recorded.get("train.numerics")
+    return setting if setting in params.NUMERICS else params.load("train").numerics
 
 
 def select_columns(table, config: dict, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +118,8 @@ def main() -> None:
         raise UserError(f"{args.input}: input must be a .csv or .parquet file")
     if args.output.suffix != ".csv":
         raise UserError(f"{args.output}: output must be a .csv file")
-    check_artifacts_match_lock([artifacts.SCALER, artifacts.MODEL])
+    lock = check_artifacts_match_lock([artifacts.SCALER, artifacts.MODEL])
+    numerics.apply(recorded_numerics(lock))  # before torch loads
     table = tables.read_table(args.input)
 
     from stages.model import from_payload

@@ -1,24 +1,34 @@
 """Stage train: fit the MLP on the scaled train split, validating on val every epoch.
 
 Writes models/model.pt (state_dict + config), metrics/history.csv and metrics/train.json.
+torch is imported inside the functions: train.numerics must be applied before it loads.
 """
+
+from __future__ import annotations
 
 import logging
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
-
-from stages import artifacts, engine, params
+from stages import artifacts, numerics, params
 from stages.errors import run
-from stages.model import build_mlp, model_config
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from stages import engine
 
 log = logging.getLogger("train")
 
 
 def to_batches(path, device: torch.device, batch_size: int, generator=None) -> tuple[engine.Batches, dict]:
+    import torch
+
+    from stages import engine
+
     arrays = artifacts.read_npz(path)
     features = torch.from_numpy(arrays["features"]).to(device)
     labels = torch.from_numpy(arrays["labels"]).to(device)
@@ -45,6 +55,12 @@ def progress_printer(epochs: int) -> Callable[[engine.Epoch, int], None]:
 
 
 def train(p: params.TrainParams, device: torch.device) -> tuple[nn.Module, engine.FitResult, dict]:
+    import torch
+    from torch import nn
+
+    from stages import engine
+    from stages.model import build_mlp, model_config
+
     torch.manual_seed(p.seed)
     shuffle = torch.Generator().manual_seed(p.seed)
     train_batches, arrays = to_batches(artifacts.SCALED["train"], device, p.batch_size, shuffle)
@@ -80,6 +96,9 @@ def train_metrics(result: engine.FitResult) -> dict:
 
 def main() -> None:
     p = params.load("train")
+    numerics.apply(p.numerics)
+    from stages import engine
+
     device = engine.resolve_device(p.device)
     log.info("device %s", device)
     started = time.perf_counter()

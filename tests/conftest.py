@@ -79,14 +79,8 @@ def _tracked_files() -> list[str]:
     return [name for name in listed.stdout.splitlines() if (REPO / name).is_file()]
 
 
-@pytest.fixture(scope="session")
-def pristine(tmp_path_factory) -> Project:
-    """The repo's files in a new git repo with one commit, pipeline not yet run."""
-    root = tmp_path_factory.mktemp("pristine")
-    for name in _tracked_files():
-        target = root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, target)
+def _new_repo(root: Path) -> Project:
+    """git init and one commit of what `root` holds."""
     project = Project(root)
     project.git("init", "-q", "-b", "main")
     # DVC's own git backend makes the experiment commits and reads identity from the repo
@@ -98,12 +92,39 @@ def pristine(tmp_path_factory) -> Project:
 
 
 @pytest.fixture(scope="session")
+def pristine(tmp_path_factory) -> Project:
+    """The working tree's files (edits not yet committed included) in a new git repo, pipeline
+    not yet run: what most tests exercise, so they test the code as it is being changed."""
+    root = tmp_path_factory.mktemp("pristine")
+    for name in _tracked_files():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, target)
+    return _new_repo(root)
+
+
+@pytest.fixture(scope="session")
+def fresh_clone(tmp_path_factory) -> Project:
+    """Exactly what git holds at HEAD, as a new user's `git clone` gets it: not the working
+    tree, whose dvc.lock and metrics a local `make repro` may have rewritten."""
+    root = tmp_path_factory.mktemp("clone") / "repo"
+    archive = subprocess.run(["git", "archive", "HEAD"], cwd=REPO, capture_output=True, check=True)
+    root.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive.stdout, check=True)
+    return _new_repo(root)
+
+
+@pytest.fixture(scope="session")
 def built(pristine, tmp_path_factory) -> tuple[Project, list[str]]:
-    """A copy on which a full `dvc repro` has run once, with the stages that ran."""
+    """A copy on which a full `dvc repro` has run once, with the stages that ran. What the
+    run rewrote is committed, so main holds this host's baseline: under train.numerics
+    native, a host of another CPU kind than the lock's gets other last bits (README)."""
     root = tmp_path_factory.mktemp("built") / "repo"
     shutil.copytree(pristine.root, root, symlinks=True)
     project = Project(root)
     ran = project.repro()
+    if project.git("status", "--porcelain").stdout:
+        project.git("commit", "-q", "-am", "the pipeline as this host reproduces it")
     return project, ran
 
 

@@ -64,7 +64,7 @@ def test_bad_values_name_the_key_and_what_is_allowed(section, key, value, messag
 
 def test_table_source_needs_a_target():
     raw = {**repo_section("prepare"), "source": "data/raw/table.csv", "target": None}
-    with pytest.raises(UserError, match="prepare.target = None is not allowed; .* label column"):
+    with pytest.raises(UserError, match="prepare.target = null is not allowed; .* label column"):
         params.parse_section("prepare", raw)
 
 

@@ -1,6 +1,7 @@
 """predict: agrees with evaluate, checks its artifacts against dvc.lock, rejects bad input."""
 
 import csv
+import shutil
 import sys
 
 import numpy as np
@@ -66,9 +67,24 @@ def test_a_hand_edited_model_is_refused(project):
     model.write_bytes(model.read_bytes() + b"\0")
     export_test_split(project, "rows.csv")
     line = one_error_line(run_predict(project, "rows.csv", "-o", "out.csv"))
-    assert (
-        "models/model.pt is not the file dvc.lock records" in line and "dvc checkout models/model.pt" in line
-    )
+    assert "models/model.pt is not the file dvc.lock records" in line
+    assert "run `dvc checkout --force models/model.pt` or `dvc repro`" in line
+    # the advice works as printed: the recorded model comes back, and predict runs
+    project.dvc("checkout", "--force", "models/model.pt")
+    assert run_predict(project, "rows.csv", "-o", "out.csv").returncode == 0
+
+
+def test_a_model_the_cache_lacks_gets_advice_that_works(project):
+    """A lock made on another host names a model this cache never held: only repro helps."""
+    shutil.rmtree(project.path(".dvc/cache"))
+    model = project.path("models/model.pt")
+    model.chmod(0o644)
+    model.write_bytes(model.read_bytes() + b"\0")
+    export_test_split(project, "rows.csv")
+    line = one_error_line(run_predict(project, "rows.csv", "-o", "out.csv"))
+    assert line.endswith("a stale or hand-edited artifact; run `dvc repro`"), line
+    project.dvc("repro")
+    assert run_predict(project, "rows.csv", "-o", "out.csv").returncode == 0
 
 
 @pytest.mark.parametrize(
@@ -110,5 +126,5 @@ def test_lock_check_accepts_recorded_files_and_names_unrecorded_ones(tmp_path):
     other.write_bytes(b"x")
     with pytest.raises(UserError, match="records no"):
         predict.check_artifacts_match_lock([other], lock)
-    with pytest.raises(UserError, match="not found; run `dvc repro`"):
+    with pytest.raises(UserError, match="not found; run `dvc repro` to build it"):
         predict.check_artifacts_match_lock([tmp_path / "missing.bin"], lock)

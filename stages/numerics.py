@@ -1,0 +1,31 @@
+"""Which floating-point kernels torch runs on the CPU: the host's fastest, or the same bytes on any x86-64.
+
+MKL (torch's matrix multiply on x86) picks its kernels by CPU, so the same training gives
+different last bits on an AMD EPYC and an Intel Xeon, and even for 1 or 2 threads on one host.
+Both libraries read their setting once, when they start: apply() must run before torch loads.
+"""
+
+import os
+import sys
+
+SETTINGS: dict[str, dict[str, str]] = {
+    # MKL's conditional numerical reproducibility, COMPATIBLE branch: the one code path MKL
+    # runs alike on every x86-64 CPU of any vendor, whatever the thread count. ATen's own
+    # kernels (elementwise ops, reductions) pinned to their AVX2 build, so an AVX-512 host
+    # reduces in 8-lane vectors as an AVX2-only host does. Measured on AMD EPYC (and, for the
+    # committed Iris params, on Intel Xeon): same model.pt on both, and for 1 or 2 threads;
+    # about half the native training throughput at batch 4096 (README, Speed).
+    "portable": {"MKL_CBWR": "COMPATIBLE", "ATEN_CPU_CAPABILITY": "avx2"},
+    # each library's own pick for this CPU: fastest, reproducible on this host and thread count
+    "native": {},
+}
+_VARIABLES = sorted({name for setting in SETTINGS.values() for name in setting})
+
+
+def apply(setting: str) -> None:
+    """Set the environment MKL and ATen read at start-up; params.yaml decides, not the shell."""
+    if "torch" in sys.modules:  # a bug in the caller: the libraries have already read it
+        raise RuntimeError(f"numerics.apply({setting!r}) must run before torch is imported")
+    for name in _VARIABLES:
+        os.environ.pop(name, None)
+    os.environ.update(SETTINGS[setting])

@@ -6,7 +6,8 @@ Synthetic rows (54 features, 7 classes), MLP 54-256-256-7 with ReLU, Adam, one e
     python -m bench.train_throughput --rows 100000 --tutorial-seconds 3
 
 Prints samples/s for each, the float32 matmul bound of this machine, and the ratios the
-project targets. A last line reports the engine's peak memory at the largest size, measured
+project targets, among them the cost of train.numerics portable against native at batch 4096.
+A last line reports the engine's peak memory at the largest size, measured
 in a child process against the size of the data and the model.
 """
 
@@ -27,7 +28,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from stages import engine
+from stages import engine, numerics
 from stages.model import build_mlp
 
 FEATURES, CLASSES, HIDDEN = 54, 7, [256, 256]
@@ -191,8 +192,11 @@ LOADERS = {
     "tutorial": "tutorial: per-row Dataset, DataLoader batch 10",
     "engine256": "engine: whole tensors, permutation slices, batch 256",
     "engine_large": f"engine: whole tensors, permutation slices, batch {LARGE_BATCH}",
+    "engine_large_portable": f"engine, batch {LARGE_BATCH}, train.numerics portable",
     "sklearn": "scikit-learn MLPClassifier, batch 256",
 }
+# every measurement runs with this numerics setting except those named here (default native)
+NUMERICS = {"engine_large_portable": "portable"}
 
 
 def measure(kind: str, rows: int, repeats: int, tutorial_seconds: float) -> float:
@@ -206,11 +210,15 @@ def measure(kind: str, rows: int, repeats: int, tutorial_seconds: float) -> floa
     return engine_samples_per_s(features, labels, 256 if kind == "engine256" else LARGE_BATCH, repeats)
 
 
-def in_child(*args: str) -> str:
+def in_child(*args: str, setting: str = "native") -> str:
     """Each measurement runs in a fresh process: a loader run earlier in the same process
-    (thread pools, allocator state) was seen to slow the next one by up to 30%."""
+    (thread pools, allocator state) was seen to slow the next one by up to 30%. The child
+    gets the environment numerics.apply(setting) gives a stage, before its torch loads."""
+    env = {name: value for name, value in os.environ.items()
+           if name not in {v for s in numerics.SETTINGS.values() for v in s}}  # fmt: skip
+    env.update(numerics.SETTINGS[setting])
     done = subprocess.run([sys.executable, "-m", "bench.train_throughput", *args],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+                          capture_output=True, text=True, check=True, env=env)  # fmt: skip
     return done.stdout
 
 
@@ -229,8 +237,10 @@ def main() -> None:
         return
 
     def run(kind: str, rows: int = 0) -> float:
-        return float(in_child("--child", kind, "--rows", str(rows), "--repeats", "1",
-                              "--tutorial-seconds", str(args.tutorial_seconds)))  # fmt: skip
+        child = kind.removesuffix("_portable")
+        return float(in_child("--child", child, "--rows", str(rows), "--repeats", "1",
+                              "--tutorial-seconds", str(args.tutorial_seconds),
+                              setting=NUMERICS.get(kind, "native")))  # fmt: skip
 
     params = n_params(new_model())
     gflops = max(run("matmul") for _ in range(args.repeats))
@@ -257,7 +267,9 @@ def main() -> None:
         ratios.append(
             f"{rows:,} rows: engine (batch {LARGE_BATCH}) / tutorial {vs_tutorial:.1f}x [>= 25]; "
             f"engine / MLPClassifier at batch 256 {vs_sklearn:.2f}x [>= 1.5]; "
-            f"engine batch {LARGE_BATCH} / bound {rate['engine_large'] / bound:.0%} [>= 70%]"
+            f"engine batch {LARGE_BATCH} / bound {rate['engine_large'] / bound:.0%} [>= 70%]; "
+            f"numerics portable / native at batch {LARGE_BATCH} "
+            f"{rate['engine_large_portable'] / rate['engine_large']:.2f} [>= 0.85 to be the default]"
         )
     print("\nratios [targets]:")
     for line in ratios:

@@ -12,6 +12,8 @@ class UserError(Exception):
 def run(main: Callable[[], None]) -> None:
     """Run a stage's main(): a UserError exits 1 with one line on stderr; bugs still raise."""
     logging.basicConfig(format="%(name)s: %(message)s", level=logging.INFO, stream=sys.stderr)
+    # a library's own notes (matplotlib's first-run font cache) are not the stage's progress
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
     try:
         main()
     except UserError as error:

@@ -115,6 +115,16 @@ def fresh_clone(tmp_path_factory) -> Project:
 
 
 @pytest.fixture(scope="session")
+def fresh_built(fresh_clone, tmp_path_factory) -> tuple[Project, list[str]]:
+    """A fresh clone after the README's `dvc repro`, with the stages that ran; its git status
+    is whatever the run left (clean on a host of the committed lock's kind)."""
+    root = tmp_path_factory.mktemp("fresh_built") / "repo"
+    shutil.copytree(fresh_clone.root, root, symlinks=True)
+    project = Project(root)
+    return project, project.repro()
+
+
+@pytest.fixture(scope="session")
 def built(pristine, tmp_path_factory) -> tuple[Project, list[str]]:
     """A copy on which a full `dvc repro` has run once, with the stages that ran. What the
     run rewrote is committed, so main holds this host's baseline: under train.numerics
@@ -160,6 +170,14 @@ def mixed_table(rows: int = 150, seed: int = 0) -> dict[str, list]:
     for column, count in (("spend", 10), ("city", 8)):
         for row in rng.choice(rows, min(count, rows), replace=False):
             table[column][row] = None
+    return table
+
+
+def customers_example() -> dict[str, list]:
+    """examples/customers.csv, the README's own-table walkthrough: 400 rows of mixed_table
+    with one label left empty (what prepare.missing_target is for)."""
+    table = mixed_table(rows=400)
+    table["status"][7] = None
     return table
 
 

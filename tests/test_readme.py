@@ -1,0 +1,165 @@
+"""The README's walkthrough, section by section, on a fresh clone (what git holds at HEAD) after
+its `dvc repro`: each command as printed, with the outcomes the README shows.
+
+Host-independent: under train.numerics native, a host of another CPU kind than the committed
+lock's rewrites dvc.lock on its first repro (README, Reproducible). So each section checks that
+it leaves git and the artifacts as the fresh clone's repro left them, which is clean on a host
+of the lock's kind.
+"""
+
+import csv
+import json
+import shutil
+import sys
+
+import pytest
+
+from .conftest import Project, customers_example, write_table
+
+pytestmark = pytest.mark.slow
+
+OUTPUTS = ("models/model.pt", "models/scaler.joblib", "data/scaled/test.npz")
+RECORDED = ("dvc.lock", "metrics/train.json", "metrics/eval.json", "metrics/history.csv")
+
+
+@pytest.fixture
+def walk(fresh_built, tmp_path) -> Project:
+    root = tmp_path / "repo"
+    shutil.copytree(fresh_built[0].root, root, symlinks=True)
+    return Project(root)
+
+
+def state(project: Project) -> dict[str, object]:
+    """What a section must leave as it found it: git's view, the recorded files, the outputs."""
+    return {
+        "git": project.git("status", "--porcelain").stdout,
+        **{name: project.path(name).read_bytes() for name in RECORDED + OUTPUTS},
+    }
+
+
+def ran(done) -> list[str]:
+    return [line.split("'")[1] for line in done.stdout.splitlines() if line.startswith("Running stage '")]
+
+
+def test_an_experiment_and_the_way_back(walk):
+    before = state(walk)
+    done = walk.dvc("exp", "run", "-S", "train.epochs=20")
+    assert ran(done) == ["train", "evaluate"]
+    assert json.loads(walk.path("metrics/train.json").read_text())["epochs_run"] == 20
+    shown = walk.dvc("exp", "show", "--no-pager", "--drop", ".*", "--keep", "Experiment|epochs_run|train.epochs")
+    assert "20" in shown.stdout
+    # the way back, as printed: the committed params' outputs return from the run-cache
+    walk.git("checkout", ".")
+    done = walk.dvc("repro")
+    assert ran(done) == []
+    assert "Stage 'train' is cached - skipping run" in done.stdout
+    assert state(walk) == before
+    assert "up to date" in walk.dvc("status").stdout
+
+
+def test_a_grid_queued_and_run(walk):
+    before = state(walk)
+    walk.dvc("exp", "run", "--queue", "-S", "train.lr=0.01,0.001", "-S", "train.epochs=5")
+    walk.dvc("exp", "run", "--run-all")
+    rows = json.loads(walk.dvc("exp", "show", "--json").stdout)
+    assert json.dumps(rows).count('"epochs_run": 5') >= 2
+    assert state(walk) == before  # queued runs leave the workspace alone
+
+
+def test_a_typo_in_a_set_param_key_is_dvcs_error_and_changes_nothing(walk):
+    before = state(walk)
+    params = walk.path("params.yaml").read_text()
+    done = walk.dvc("exp", "run", "-S", "train.epoch=5", check=False)
+    assert done.returncode != 0
+    assert "train.epoch" in done.stderr and "Traceback" not in done.stderr
+    assert walk.path("params.yaml").read_text() == params
+    assert state(walk) == before
+
+
+def test_a_branch_and_metrics_diff(walk):
+    walk.git("checkout", "-q", "-b", "linear")
+    done = walk.dvc("exp", "run", "-S", "train.activation=none", "-S", "train.hidden=[16,8]")
+    assert ran(done) == ["train", "evaluate"]
+    walk.git("add", "-A")
+    walk.git("commit", "-qm", "linear stack, as the tutorial")
+    diff = walk.dvc("metrics", "diff", "main", "linear").stdout
+    assert "metrics/train.json  epochs_run" in diff and "metrics/train.json  best_epoch" in diff
+    # and back: the branch's artifacts are in the cache, so checkout restores main's
+    walk.git("checkout", "-q", "main")
+    assert ran(walk.dvc("repro")) == []
+    assert "up to date" in walk.dvc("status").stdout
+
+
+def test_plots_show_leaves_nothing_for_git(walk):
+    before = state(walk)
+    done = walk.dvc("plots", "show")
+    assert done.stdout.strip().endswith("dvc_plots/index.html")
+    assert sorted(p.name for p in walk.path("dvc_plots/static").iterdir()) == [
+        "workspace_metrics_plots_confusion.png",
+        "workspace_metrics_plots_training.png",
+    ]
+    assert state(walk) == before
+
+
+def test_predictions_on_the_shipped_rows(walk):
+    before = state(walk)
+    done = walk.run(sys.executable, "-m", "stages.predict", "examples/iris_new_rows.csv", "-o", "predictions/iris.csv")
+    assert done.stderr.strip() == "predict: 4 rows -> predictions/iris.csv"
+    with walk.path("predictions/iris.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["predicted"] for row in rows] == ["setosa", "setosa", "virginica", "setosa"]
+    assert list(rows[0]) == ["predicted", "p_setosa", "p_versicolor", "p_virginica"]
+    assert state(walk) == before
+
+
+def test_the_shipped_example_table_is_the_fixture(tmp_path):
+    write_table(customers_example(), tmp_path / "customers.csv")
+    from .conftest import REPO
+
+    assert (REPO / "examples/customers.csv").read_bytes() == (tmp_path / "customers.csv").read_bytes()
+
+
+def test_your_own_table_on_a_branch_and_back_to_iris(walk):
+    before = state(walk)
+    walk.git("checkout", "-q", "-b", "customers")
+    shutil.copy(walk.path("examples/customers.csv"), walk.path("data/raw/customers.csv"))
+    done = walk.dvc("add", "data/raw/customers.csv")
+    assert "git add data/raw/.gitignore data/raw/customers.csv.dvc" in done.stdout + done.stderr
+    walk.git("add", "data/raw/.gitignore", "data/raw/customers.csv.dvc")
+    use = ["-S", "prepare.source=data/raw/customers.csv", "-S", "prepare.target=status", "-S", "prepare.drop=[customer_id]"]
+    done = walk.dvc("exp", "run", *use, check=False)
+    assert done.returncode != 0
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        "error: data/raw/customers.csv: target column 'status' is empty in 1 of 400 rows; "
+        "fill them in, or set prepare.missing_target: drop"
+    ]
+    done = walk.dvc("exp", "run", *use, "-S", "prepare.missing_target=drop")
+    assert ran(done) == ["prepare", "split", "scale", "train", "evaluate"]
+    report = json.loads(walk.path("metrics/eval.json").read_text())
+    assert set(report["per_class"]) == {"at risk", "churned", "loyal"}
+    walk.git("add", "-A")
+    walk.git("commit", "-qm", "customers table")
+    assert walk.git("status", "--porcelain").stdout == ""
+    # back to Iris, as printed: the table stays behind (DVC leaves another branch's data), so
+    # it is removed; the rest returns from the run-cache
+    walk.git("checkout", "-q", "main")
+    walk.path("data/raw/customers.csv").unlink()
+    assert ran(walk.dvc("repro")) == []
+    assert state(walk) == before
+
+
+def test_a_team_shares_the_recorded_artifacts_through_a_remote(walk, tmp_path):
+    store = tmp_path / "dvc-store"  # a shared folder; the README's /srv/dvc-store
+    walk.dvc("remote", "add", "-d", "team", str(store))
+    walk.dvc("push")
+    walk.git("commit", "-qam", "team remote")
+    teammate = Project(tmp_path / "teammate")
+    walk.run("git", "clone", "-q", str(walk.root), str(teammate.root))
+    teammate.dvc("pull")
+    for name in OUTPUTS:
+        assert teammate.path(name).read_bytes() == walk.path(name).read_bytes(), name
+    assert "up to date" in teammate.dvc("status").stdout
+    assert ran(teammate.dvc("repro")) == []
+    done = teammate.run(sys.executable, "-m", "stages.predict", "examples/iris_new_rows.csv", "-o", "p.csv")
+    assert done.returncode == 0, done.stderr

@@ -19,7 +19,7 @@ repro: setup
 	$(RUN) $(BIN)/dvc repro
 
 test: setup
-	$(RUN) $(BIN)/python -m pytest
+	$(RUN) $(BIN)/python -m pytest -n auto
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

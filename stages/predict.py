@@ -43,7 +43,7 @@ def check_artifacts_match_lock(paths: list[Path], lock_file: Path = LOCK_FILE) -
 
     for path in paths:
         if not path.is_file():
-            raise UserError(f"{path} not found; run `dvc repro` to build it (or restore it from its cache)")
+            raise UserError(f"{path} not found; run `dvc repro` (it restores what ran before, or builds it)")
     if not lock_file.is_file():
         raise UserError(f"{lock_file} not found; run `dvc repro` so the artifacts are recorded")
     lock = yaml.safe_load(lock_file.read_text()) or {}

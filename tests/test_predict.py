@@ -126,5 +126,5 @@ def test_lock_check_accepts_recorded_files_and_names_unrecorded_ones(tmp_path):
     other.write_bytes(b"x")
     with pytest.raises(UserError, match="records no"):
         predict.check_artifacts_match_lock([other], lock)
-    with pytest.raises(UserError, match="not found; run `dvc repro` to build it"):
+    with pytest.raises(UserError, match="not found; run `dvc repro` \\(it restores"):
         predict.check_artifacts_match_lock([tmp_path / "missing.bin"], lock)

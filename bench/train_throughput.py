@@ -214,11 +214,8 @@ def in_child(*args: str, setting: str = "native") -> str:
     """Each measurement runs in a fresh process: a loader run earlier in the same process
     (thread pools, allocator state) was seen to slow the next one by up to 30%. The child
     gets the environment numerics.apply(setting) gives a stage, before its torch loads."""
-    env = {name: value for name, value in os.environ.items()
-           if name not in {v for s in numerics.SETTINGS.values() for v in s}}  # fmt: skip
-    env.update(numerics.SETTINGS[setting])
-    done = subprocess.run([sys.executable, "-m", "bench.train_throughput", *args],
-                          capture_output=True, text=True, check=True, env=env)  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", "bench.train_throughput", *args], capture_output=True,
+                          text=True, check=True, env=numerics.environment(setting))  # fmt: skip
     return done.stdout
 
 

@@ -7,6 +7,7 @@ Both libraries read their setting once, when they start: apply() must run before
 
 import os
 import sys
+from collections.abc import Mapping, MutableMapping
 
 SETTINGS: dict[str, dict[str, str]] = {
     # MKL's conditional numerical reproducibility, COMPATIBLE branch: the one code path MKL
@@ -22,10 +23,21 @@ SETTINGS: dict[str, dict[str, str]] = {
 _VARIABLES = sorted({name for setting in SETTINGS.values() for name in setting})
 
 
+def _set(env: MutableMapping[str, str], setting: str) -> None:
+    for name in _VARIABLES:
+        env.pop(name, None)
+    env.update(SETTINGS[setting])
+
+
 def apply(setting: str) -> None:
     """Set the environment MKL and ATen read at start-up; params.yaml decides, not the shell."""
     if "torch" in sys.modules:  # a bug in the caller: the libraries have already read it
         raise RuntimeError(f"numerics.apply({setting!r}) must run before torch is imported")
-    for name in _VARIABLES:
-        os.environ.pop(name, None)
-    os.environ.update(SETTINGS[setting])
+    _set(os.environ, setting)
+
+
+def environment(setting: str, base: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """`base` with the setting applied: the environment for a child process (the benchmarks)."""
+    env = dict(base)
+    _set(env, setting)
+    return env

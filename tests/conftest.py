@@ -23,6 +23,11 @@ def project_env() -> dict[str, str]:
     return env
 
 
+def stages_ran(done: subprocess.CompletedProcess) -> list[str]:
+    """The stages a `dvc repro` or `dvc exp run` ran (not those skipped or restored from cache)."""
+    return re.findall(r"Running stage '(\w+)'", done.stdout)
+
+
 class Project:
     """A throwaway copy of the repository with its own git history and DVC cache."""
 
@@ -43,8 +48,7 @@ class Project:
 
     def repro(self, *args: str) -> list[str]:
         """Run `dvc repro` and return the names of the stages that actually ran."""
-        done = self.dvc("repro", *args)
-        return re.findall(r"Running stage '(\w+)'", done.stdout)
+        return stages_ran(self.dvc("repro", *args))
 
     def path(self, relative: str) -> Path:
         return self.root / relative

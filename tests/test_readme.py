@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from .conftest import REPO, Project, customers_example, write_table
+from .conftest import REPO, Project, customers_example, stages_ran, write_table
 
 pytestmark = pytest.mark.slow
 
@@ -37,20 +37,16 @@ def state(project: Project) -> dict[str, object]:
     }
 
 
-def ran(done) -> list[str]:
-    return [line.split("'")[1] for line in done.stdout.splitlines() if line.startswith("Running stage '")]
-
-
 def test_an_experiment_and_the_way_back(walk):
     before = state(walk)
     done = walk.dvc("exp", "run", "-S", "train.epochs=20")
-    assert ran(done) == ["train", "evaluate"]
+    assert stages_ran(done) == ["train", "evaluate"]
     assert json.loads(walk.path("metrics/train.json").read_text())["epochs_run"] == 20
     shown = walk.dvc("exp", "show", "--no-pager", "--drop", ".*", "--keep", "Experiment|epochs_run")
     assert "20" in shown.stdout
     # the way back, as printed: the committed params' outputs return from the cache
     walk.git("checkout", ".")
-    assert ran(walk.dvc("repro")) == []
+    assert walk.repro() == []
     assert state(walk) == before
     assert "up to date" in walk.dvc("status").stdout
 
@@ -72,14 +68,14 @@ def test_a_typo_in_a_set_param_key_is_dvcs_error_and_changes_nothing(walk):
 def test_a_branch_and_metrics_diff(walk):
     walk.git("checkout", "-q", "-b", "linear")
     done = walk.dvc("exp", "run", "-S", "train.activation=none", "-S", "train.hidden=[16,8]")
-    assert ran(done) == ["train", "evaluate"]
+    assert stages_ran(done) == ["train", "evaluate"]
     walk.git("add", "-A")
     walk.git("commit", "-qm", "linear stack, as the tutorial")
     diff = walk.dvc("metrics", "diff", "main", "linear").stdout
     assert "metrics/train.json  epochs_run" in diff and "metrics/train.json  best_epoch" in diff
     # and back: the branch's artifacts are in the cache, so checkout restores main's
     walk.git("checkout", "-q", "main")
-    assert ran(walk.dvc("repro")) == []
+    assert walk.repro() == []
     assert "up to date" in walk.dvc("status").stdout
 
 
@@ -129,7 +125,7 @@ def test_your_own_table_on_a_branch_and_back_to_iris(walk):
         "fill them in, or set prepare.missing_target: drop"
     ]
     done = walk.dvc("exp", "run", *use, "-S", "prepare.missing_target=drop")
-    assert ran(done) == ["prepare", "split", "scale", "train", "evaluate"]
+    assert stages_ran(done) == ["prepare", "split", "scale", "train", "evaluate"]
     report = json.loads(walk.path("metrics/eval.json").read_text())
     assert set(report["per_class"]) == {"at risk", "churned", "loyal"}
     walk.git("add", "-A")
@@ -139,7 +135,7 @@ def test_your_own_table_on_a_branch_and_back_to_iris(walk):
     # it is removed; the rest returns from the run-cache
     walk.git("checkout", "-q", "main")
     walk.path("data/raw/customers.csv").unlink()
-    assert ran(walk.dvc("repro")) == []
+    assert walk.repro() == []
     assert state(walk) == before
 
 
@@ -154,6 +150,6 @@ def test_a_team_shares_the_recorded_artifacts_through_a_remote(walk, tmp_path):
     for name in OUTPUTS:
         assert teammate.path(name).read_bytes() == walk.path(name).read_bytes(), name
     assert "up to date" in teammate.dvc("status").stdout
-    assert ran(teammate.dvc("repro")) == []
+    assert teammate.repro() == []
     done = teammate.run(sys.executable, "-m", "stages.predict", "examples/iris_new_rows.csv", "-o", "p.csv")
     assert done.returncode == 0, done.stderr

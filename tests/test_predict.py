@@ -77,7 +77,8 @@ def test_a_model_the_cache_lacks_gets_advice_that_works(project):
     """A lock made on another host names a model this cache never held: only repro helps."""
     model = project.path("models/model.pt")
     recorded = predict.file_md5(model)
-    project.path(f".dvc/cache/files/md5/{recorded[:2]}/{recorded[2:]}").unlink()
+    project.path(str(predict.CACHE_DIR / recorded[:2] / recorded[2:])).unlink()
+    assert not predict.cached(recorded, project.path(str(predict.CACHE_DIR)))
     model.chmod(0o644)
     model.write_bytes(model.read_bytes() + b"\0")
     export_test_split(project, "rows.csv")

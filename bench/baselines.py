@@ -18,12 +18,11 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from bench.repro_time import REPO, _env, fresh_copy
+from bench import rewrite_readme_block
+from bench.repro_time import _env, fresh_copy
 from stages import artifacts
 from stages.metrics import classification_report
 from stages.params import BUNDLED_SOURCES
-
-START, END = "<!-- baselines:start -->", "<!-- baselines:end -->"
 
 
 def set_source(root: Path, source: str) -> None:
@@ -79,13 +78,7 @@ def main() -> None:
     table = "\n".join(lines)
     print("\n" + table)
     if args.readme:
-        readme = REPO / "README.md"
-        text = readme.read_text()
-        if START not in text or END not in text:
-            raise SystemExit(f"README.md has no {START} ... {END} block to rewrite")
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        readme.write_text(f"{head}{START}\n{table}\n{END}{tail}")
+        rewrite_readme_block("baselines", table)
 
 
 if __name__ == "__main__":

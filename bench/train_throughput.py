@@ -107,9 +107,9 @@ def engine_samples_per_s(features, labels, batch_size: int, repeats: int) -> flo
     x, y = torch.from_numpy(features), torch.from_numpy(labels)
     loss_fn = nn.CrossEntropyLoss()
     warm = min(len(y), 20 * batch_size)
-    engine.train_step(engine.Batches(x[:warm], y[:warm], batch_size, torch.Generator().manual_seed(1)),
+    engine.train_step(engine.Batches((x[:warm],), y[:warm], batch_size, torch.Generator().manual_seed(1)),
                       model, optimizer, loss_fn)  # fmt: skip
-    batches = engine.Batches(x, y, batch_size, torch.Generator().manual_seed(0))
+    batches = engine.Batches((x,), y, batch_size, torch.Generator().manual_seed(0))
     rates, epochs = [], epochs_per_repeat(len(y))
     for _ in range(repeats):
         started = time.perf_counter()
@@ -171,12 +171,12 @@ def peak_memory(rows: int) -> dict:
     model = new_model()
     optimizer = engine.FunctionalOptimizer("adam", model.parameters(), 1e-3, 0.0, 0.9)
     small_x, small_y = synthetic(1000, seed=1)
-    warm = engine.Batches(torch.from_numpy(small_x), torch.from_numpy(small_y), LARGE_BATCH,
+    warm = engine.Batches((torch.from_numpy(small_x),), torch.from_numpy(small_y), LARGE_BATCH,
                           torch.Generator().manual_seed(0))  # fmt: skip
     engine.train_step(warm, model, optimizer, nn.CrossEntropyLoss())
     before = peak_rss()
     features, labels = synthetic(rows)
-    batches = engine.Batches(torch.from_numpy(features), torch.from_numpy(labels), LARGE_BATCH,
+    batches = engine.Batches((torch.from_numpy(features),), torch.from_numpy(labels), LARGE_BATCH,
                              torch.Generator().manual_seed(0))  # fmt: skip
     engine.train_step(batches, model, optimizer, nn.CrossEntropyLoss())
     after = peak_rss()

@@ -6,7 +6,7 @@ prepare stage does not pay for importing scikit-learn (and scipy) to get 150 row
 
 import gzip
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +38,20 @@ _CSV_FILES = {"iris": "iris.csv", "wine": "wine_data.csv", "breast_cancer": "bre
 
 @dataclass(frozen=True)
 class Dataset:
-    """Rows of numeric and categorical features with integer labels indexing class_names."""
+    """Rows of numeric and text features with integer labels indexing class_names.
+
+    A text column is held as int32 codes into its own sorted distinct values; the values of
+    every column sit in one UTF-8 buffer (`categories`), as Arrow lays out strings, so that no
+    array holds Python objects and a long value does not widen every other one.
+    """
 
     features: np.ndarray  # float32 (n, n_numeric); NaN marks a missing value
     feature_names: np.ndarray  # str (n_numeric,)
-    categorical: np.ndarray  # str (n, n_categorical); "" marks a missing value
+    categorical: np.ndarray  # int32 (n, n_categorical): code of the cell's value; -1 marks an empty cell
     categorical_names: np.ndarray  # str (n_categorical,)
+    categories: np.ndarray  # uint8: UTF-8 of each column's distinct values, sorted, column after column
+    category_ends: np.ndarray  # int64 (n_values,): where each value ends in `categories`
+    category_offsets: np.ndarray  # int64 (n_categorical + 1,): column j has values offsets[j]:offsets[j+1]
     labels: np.ndarray  # int64 (n,)
     class_names: np.ndarray  # str (n_classes,)
 
@@ -51,14 +59,19 @@ class Dataset:
         return len(self.labels)
 
     def take(self, rows: np.ndarray) -> "Dataset":
-        return Dataset(
-            self.features[rows],
-            self.feature_names,
-            self.categorical[rows],
-            self.categorical_names,
-            self.labels[rows],
-            self.class_names,
-        )
+        return replace(self, features=self.features[rows], categorical=self.categorical[rows],
+                       labels=self.labels[rows])  # fmt: skip
+
+    def n_categories(self, column: int) -> int:
+        return int(self.category_offsets[column + 1] - self.category_offsets[column])
+
+    def category_values(self, column: int, codes: np.ndarray | None = None) -> list[str]:
+        """The distinct values of text column `column` (those at `codes`, if given), as str."""
+        first = int(self.category_offsets[column])
+        picked = np.arange(self.n_categories(column)) if codes is None else np.asarray(codes)
+        ends = np.concatenate([[0], self.category_ends])
+        blob = self.categories.tobytes()
+        return [blob[ends[first + k] : ends[first + k + 1]].decode() for k in picked.tolist()]
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -68,14 +81,26 @@ class Dataset:
         return cls(**{name: arrays[name] for name in cls.__dataclass_fields__})
 
 
+def pack_categories(per_column: list[list[str]]) -> dict[str, np.ndarray]:
+    """Dataset's categories, category_ends and category_offsets for these values per column
+    (each column's list sorted and distinct, as prepare makes them)."""
+    encoded = [value.encode() for values in per_column for value in values]
+    return {
+        "categories": np.frombuffer(b"".join(encoded), dtype=np.uint8).copy(),
+        "category_ends": np.cumsum([len(e) for e in encoded], dtype=np.int64),
+        "category_offsets": np.cumsum([0] + [len(values) for values in per_column], dtype=np.int64),
+    }
+
+
 def numeric_dataset(
     features: np.ndarray, labels: np.ndarray, feature_names: list[str], class_names: list[str]
 ) -> Dataset:
     return Dataset(
         features=np.asarray(features, dtype=np.float32),
         feature_names=np.asarray(feature_names, dtype=str),
-        categorical=np.empty((len(labels), 0), dtype=str),
+        categorical=np.empty((len(labels), 0), dtype=np.int32),
         categorical_names=np.empty(0, dtype=str),
+        **pack_categories([]),
         labels=np.asarray(labels, dtype=np.int64),
         class_names=np.asarray(class_names, dtype=str),
     )

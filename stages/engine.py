@@ -18,16 +18,17 @@ from stages.errors import UserError
 
 
 class Batches:
-    """A DataLoader's role for tensors already on the device: (inputs, targets) per batch."""
+    """A DataLoader's role for tensors already on the device: (inputs, targets) per batch,
+    where inputs is the tuple of the model's arguments (numeric features, text codes)."""
 
     def __init__(
         self,
-        features: torch.Tensor,
+        inputs: tuple[torch.Tensor, ...],
         labels: torch.Tensor,
         batch_size: int,
         generator: torch.Generator | None = None,
     ) -> None:
-        self.features = features
+        self.inputs = inputs
         self.labels = labels
         self.batch_size = batch_size
         self.generator = generator  # None: rows in order (evaluation); else shuffled each epoch
@@ -35,16 +36,16 @@ class Batches:
     def __len__(self) -> int:
         return math.ceil(len(self.labels) / self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[tuple[tuple[torch.Tensor, ...], torch.Tensor]]:
         n, size = len(self.labels), self.batch_size
         if self.generator is None:
             for start in range(0, n, size):
-                yield self.features[start : start + size], self.labels[start : start + size]
+                yield tuple(t[start : start + size] for t in self.inputs), self.labels[start : start + size]
             return
-        order = torch.randperm(n, generator=self.generator).to(self.features.device)
+        order = torch.randperm(n, generator=self.generator).to(self.labels.device)
         for start in range(0, n, size):
             rows = order[start : start + size]
-            yield self.features[rows], self.labels[rows]
+            yield tuple(t[rows] for t in self.inputs), self.labels[rows]
 
 
 class FunctionalOptimizer:
@@ -93,11 +94,11 @@ def train_step(
 ) -> tuple[float, float]:
     """One epoch of training; returns the per-sample average loss and the accuracy."""
     model.train()
-    total_loss = torch.zeros((), device=batches.features.device)
-    total_correct = torch.zeros((), dtype=torch.int64, device=batches.features.device)
+    total_loss = torch.zeros((), device=batches.labels.device)
+    total_correct = torch.zeros((), dtype=torch.int64, device=batches.labels.device)
     for inputs, targets in batches:
         optimizer.zero_grad()
-        logits = model(inputs)
+        logits = model(*inputs)
         loss = loss_fn(logits, targets)
         loss.backward()
         optimizer.step()
@@ -111,10 +112,10 @@ def train_step(
 def val_step(batches: Batches, model: nn.Module, loss_fn: nn.Module) -> tuple[float, float]:
     """Per-sample average loss and accuracy over `batches`, without updating the model."""
     model.eval()
-    total_loss = torch.zeros((), device=batches.features.device)
-    total_correct = torch.zeros((), dtype=torch.int64, device=batches.features.device)
+    total_loss = torch.zeros((), device=batches.labels.device)
+    total_correct = torch.zeros((), dtype=torch.int64, device=batches.labels.device)
     for inputs, targets in batches:
-        logits = model(inputs)
+        logits = model(*inputs)
         total_loss += loss_fn(logits, targets) * len(targets)
         total_correct += logits.argmax(dim=1).eq(targets).sum()
     n = len(batches.labels)
@@ -122,10 +123,12 @@ def val_step(batches: Batches, model: nn.Module, loss_fn: nn.Module) -> tuple[fl
 
 
 @torch.inference_mode()
-def predict_logits(model: nn.Module, features: torch.Tensor, batch_size: int) -> torch.Tensor:
+def predict_logits(model: nn.Module, inputs: tuple[torch.Tensor, ...], batch_size: int) -> torch.Tensor:
+    """The model's outputs for every row of `inputs` (its arguments), batch_size rows at a time."""
     model.eval()
+    n = len(inputs[0])
     return torch.cat(
-        [model(features[start : start + batch_size]) for start in range(0, len(features), batch_size)]
+        [model(*(t[start : start + batch_size] for t in inputs)) for start in range(0, n, batch_size)]
     )
 
 

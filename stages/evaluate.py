@@ -25,8 +25,9 @@ def main() -> None:
     model, config = from_payload(artifacts.read_torch(artifacts.MODEL))
     class_names = config["class_names"]
     test = artifacts.read_npz(artifacts.SCALED["test"])
-    features, labels = torch.from_numpy(test["features"]), torch.from_numpy(test["labels"])
-    logits = engine.predict_logits(model, features, p.batch_size)
+    inputs = (torch.from_numpy(test["features"]), torch.from_numpy(test["codes"]))
+    labels = torch.from_numpy(test["labels"])
+    logits = engine.predict_logits(model, inputs, p.batch_size)
     loss = nn.functional.cross_entropy(logits, labels).item()  # averaged per sample
     predictions = logits.argmax(dim=1).numpy()
     report = classification_report(test["labels"], predictions, class_names)

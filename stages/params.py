@@ -102,9 +102,11 @@ class SplitParams:
 @dataclass(frozen=True)
 class ScaleParams:
     method: str
+    min_frequency: int  # a text value seen fewer times in train shares the "other" code
 
     def check(self) -> None:
         _one_of("scale.method", self.method, SCALE_METHODS)
+        _in_range("scale.min_frequency", self.min_frequency, 1)
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ class TrainParams:
     weight_decay: float
     momentum: float  # sgd only
     hidden: tuple[int, ...]
+    embedding_dim: int | str  # width of each text column's embedding: a number, or auto (model.py)
     activation: str  # "none" is the tutorial's purely linear stack
     device: str
     numerics: str  # portable: same bytes on any x86-64 host; native: this host's fastest kernels
@@ -135,6 +138,9 @@ class TrainParams:
         for size in self.hidden:
             if size < 1:
                 _fail("train.hidden", list(self.hidden), "a list of layer widths, each >= 1")
+        width = self.embedding_dim
+        if width != "auto" and not (isinstance(width, int) and not isinstance(width, bool) and width >= 1):
+            _fail("train.embedding_dim", self.embedding_dim, "auto or an integer >= 1")
         _one_of("train.activation", self.activation, ACTIVATIONS)
         _one_of("train.device", self.device, DEVICES)
         _one_of("train.numerics", self.numerics, NUMERICS)
@@ -178,8 +184,13 @@ def _coerce(key: str, value: object, kind: object) -> object:
         if not isinstance(value, list):
             _fail(key, value, f"a list of {item_kind.__name__}")
         return tuple(_coerce(key, item, item_kind) for item in value)
-    if isinstance(kind, types.UnionType):  # str | None
-        return None if value is None else _coerce(key, value, str)
+    if isinstance(kind, types.UnionType):  # str | None, int | str
+        options = typing.get_args(kind)
+        if value is None and type(None) in options:
+            return None
+        if int in options:
+            return value  # its section's check() says which numbers and words it takes
+        return _coerce(key, value, str)
     raise TypeError(f"no parser for {kind!r}")  # a bug in this module, not a user mistake
 
 

@@ -8,7 +8,9 @@ per class. The preprocessing and model must be the ones dvc.lock records.
 """
 
 import argparse
+import csv
 import hashlib
+import io
 import logging
 from pathlib import Path
 
@@ -75,9 +77,13 @@ def recorded_numerics(lock: dict) -> str:
     return setting if setting in params.NUMERICS else params.load("train").numerics
 
 
-def select_columns(table, config: dict, where: str) -> tuple[np.ndarray, np.ndarray]:
-    numeric, categorical = config["input_numeric"], config["input_categorical"]
-    needed = numeric + categorical
+def model_inputs(
+    table: tables.Table, preprocessor, config: dict, where: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The model's two inputs for every row: scaled numeric features and text codes, each text
+    value mapped through the train vocabulary (unseen or rare: OTHER, empty: EMPTY)."""
+    numeric, text = config["input_numeric"], config["input_categorical"]
+    needed = numeric + text
     missing = [name for name in needed if name not in table.column_names]
     if missing:
         raise UserError(
@@ -87,19 +93,58 @@ def select_columns(table, config: dict, where: str) -> tuple[np.ndarray, np.ndar
     extra = [name for name in table.column_names if name not in needed]
     if extra:
         log.info("ignoring column(s) the model does not use: %s", ", ".join(map(str, extra)))
-    return tables.column_features(table, numeric, categorical, where)
+    features = preprocessor.transform_numeric(tables.numeric_matrix(table, numeric, where))
+    codes = np.empty((table.num_rows, len(text)), dtype=np.int32)
+    for j, name in enumerate(text):
+        codes[:, j] = preprocessing.encode_values(preprocessor, j, tables.text_values(table.column(name)))
+    return features, codes
 
 
-def predict_table(table, preprocessor, model, config: dict, batch_size: int, where: str) -> np.ndarray:
-    """Class probabilities, one row per input row."""
+def predict_table(
+    table: tables.Table, preprocessor, model, config: dict, batch_size: int, where: str
+) -> np.ndarray:
+    """Class probabilities, float32, one row per input row."""
     import torch
 
     from stages import engine
 
-    features, strings = select_columns(table, config, where)
-    matrix = preprocessing.transform(preprocessor, features, strings)
-    logits = engine.predict_logits(model, torch.from_numpy(matrix), batch_size)
+    features, codes = model_inputs(table, preprocessor, config, where)
+    logits = engine.predict_logits(model, (torch.from_numpy(features), torch.from_numpy(codes)), batch_size)
     return torch.softmax(logits, dim=1).numpy()
+
+
+def fixed_decimals(values: np.ndarray):
+    """Probabilities in [0, 1] as text with six decimals ("0.042000"), for every row at once."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    micro = np.rint(values.astype(np.float64) * 1e6).astype(np.int64)
+    whole = pc.cast(pa.array(micro // 1_000_000), pa.string())
+    fraction = pc.utf8_lpad(pc.cast(pa.array(micro % 1_000_000), pa.string()), 6, "0")
+    return pc.binary_join_element_wise(whole, fraction, ".")
+
+
+def csv_line(fields: list[str]) -> str:
+    """One CSV line as the csv module writes it (quoted only where a field needs it)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(fields)
+    return buffer.getvalue()
+
+
+def write_predictions(path: Path, class_names: list[str], probabilities: np.ndarray) -> None:
+    """predicted,p_<class>... as CSV: each line joined by Arrow's kernels, and the file written
+    from the lines' one buffer, so no Python loop runs over rows (10^6 rows: well under 1 s)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = pa.array([csv_line([name])[:-1] for name in class_names], type=pa.string())
+    columns = [names.take(pa.array(probabilities.argmax(axis=1)))]
+    columns += [fixed_decimals(probabilities[:, k]) for k in range(len(class_names))]
+    lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*columns, ","), "", "\n")
+    body, _ = tables.string_buffers(lines)
+    with artifacts.atomic_path(path) as tmp, tmp.open("wb") as handle:
+        handle.write(csv_line(["predicted", *(f"p_{name}" for name in class_names)]).encode())
+        handle.write(memoryview(body))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -128,13 +173,8 @@ def main() -> None:
     preprocessor = artifacts.read_joblib(artifacts.SCALER)
     batch_size = params.load("evaluate").batch_size
     probabilities = predict_table(table, preprocessor, model, config, batch_size, str(args.input))
-    class_names = config["class_names"]
-    predicted = probabilities.argmax(axis=1)
-    rows = [
-        [class_names[k], *(f"{p:.6f}" for p in row)] for k, row in zip(predicted, probabilities, strict=True)
-    ]
-    artifacts.write_csv(args.output, ["predicted", *(f"p_{name}" for name in class_names)], rows)
-    log.info("%d rows -> %s", len(rows), args.output)
+    write_predictions(args.output, config["class_names"], probabilities)
+    log.info("%d rows -> %s", len(probabilities), args.output)
 
 
 if __name__ == "__main__":

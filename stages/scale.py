@@ -1,6 +1,7 @@
 """Stage scale: fit the preprocessing on train, save it, and write every split transformed.
 
-Writing the transformed splits lets train and evaluate skip scikit-learn entirely.
+Writing the transformed splits lets train and evaluate skip the preprocessing entirely. Splits
+are read and written one at a time, so the stage holds one split and its transform at once.
 """
 
 import logging
@@ -12,34 +13,42 @@ from stages.errors import run
 log = logging.getLogger("scale")
 
 
+def scaled_arrays(part: Dataset, preprocessor: preprocessing.Preprocessor, tables: list) -> dict:
+    return {
+        "features": preprocessor.transform_numeric(part.features),
+        "codes": preprocessing.encode_prepared(part.categorical, tables),
+        "cardinalities": preprocessor.cardinalities,
+        "labels": part.labels,
+        "class_names": part.class_names,
+        # the columns a new row must have; train puts them in the model's config
+        "input_numeric": part.feature_names,
+        "input_categorical": part.categorical_names,
+    }
+
+
 def main() -> None:
     p = params.load("scale")
-    splits = {name: Dataset.from_arrays(artifacts.read_npz(path)) for name, path in artifacts.SPLIT.items()}
-    preprocessor = preprocessing.fit_preprocessor(p.method, splits["train"])
-    transformed = {
-        name: preprocessing.transform(preprocessor, part.features, part.categorical)
-        for name, part in splits.items()
-    }
+    train = Dataset.from_arrays(artifacts.read_npz(artifacts.SPLIT["train"]))
+    preprocessor, tables = preprocessing.fit(p.method, p.min_frequency, train)
+    artifacts.write_npz(artifacts.SCALED["train"], scaled_arrays(train, preprocessor, tables))
+    del train
+    for name in ("val", "test"):
+        part = Dataset.from_arrays(artifacts.read_npz(artifacts.SPLIT[name]))
+        artifacts.write_npz(artifacts.SCALED[name], scaled_arrays(part, preprocessor, tables))
+        del part
     artifacts.write_joblib(artifacts.SCALER, preprocessor)
-    for name, part in splits.items():
-        artifacts.write_npz(
-            artifacts.SCALED[name],
-            {
-                "features": transformed[name],
-                "labels": part.labels,
-                "class_names": part.class_names,
-                # the columns a new row must have; train puts them in the model's config
-                "input_numeric": part.feature_names,
-                "input_categorical": part.categorical_names,
-            },
+    sizes = ", ".join(
+        f"{name} {len(vocabulary)} of {len(table) - 1}"
+        for name, vocabulary, table in zip(
+            preprocessor.text_names, preprocessor.vocabularies, tables, strict=True
         )
-    train = splits["train"]
+    )
     log.info(
-        "%s: %d numeric + %d categorical columns in, %d features out",
+        "%s: %d numeric columns; %d text columns%s",
         p.method,
-        len(train.feature_names),
-        len(train.categorical_names),
-        transformed["train"].shape[1],
+        len(preprocessor.numeric_names),
+        len(preprocessor.text_names),
+        f" (values with their own code, of those in the table: {sizes})" if sizes else "",
     )
 
 

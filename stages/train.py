@@ -30,9 +30,9 @@ def to_batches(path, device: torch.device, batch_size: int, generator=None) -> t
     from stages import engine
 
     arrays = artifacts.read_npz(path)
-    features = torch.from_numpy(arrays["features"]).to(device)
+    inputs = (torch.from_numpy(arrays["features"]).to(device), torch.from_numpy(arrays["codes"]).to(device))
     labels = torch.from_numpy(arrays["labels"]).to(device)
-    return engine.Batches(features, labels, batch_size, generator), arrays
+    return engine.Batches(inputs, labels, batch_size, generator), arrays
 
 
 def progress_printer(epochs: int) -> Callable[[engine.Epoch, int], None]:
@@ -59,15 +59,19 @@ def train(p: params.TrainParams, device: torch.device) -> tuple[nn.Module, engin
     from torch import nn
 
     from stages import engine
-    from stages.model import build_mlp, model_config
+    from stages.model import TabularNet, embedding_widths, model_config
 
     torch.manual_seed(p.seed)
     shuffle = torch.Generator().manual_seed(p.seed)
     train_batches, arrays = to_batches(artifacts.SCALED["train"], device, p.batch_size, shuffle)
     val_batches, _ = to_batches(artifacts.SCALED["val"], device, max(p.batch_size, 4096))
     class_names = arrays["class_names"].tolist()
-    in_features = train_batches.features.shape[1]
-    model = build_mlp(in_features, list(p.hidden), len(class_names), p.activation).to(device)
+    n_numeric = train_batches.inputs[0].shape[1]
+    cardinalities = arrays["cardinalities"].tolist()
+    widths = embedding_widths(cardinalities, p.embedding_dim)
+    model = TabularNet(n_numeric, cardinalities, widths, list(p.hidden), len(class_names), p.activation).to(
+        device
+    )
     optimizer = engine.FunctionalOptimizer(p.optimizer, model.parameters(), p.lr, p.weight_decay, p.momentum)
     result = engine.fit(
         model, optimizer, nn.CrossEntropyLoss(), train_batches, val_batches,
@@ -76,7 +80,7 @@ def train(p: params.TrainParams, device: torch.device) -> tuple[nn.Module, engin
     )  # fmt: skip
     if sys.stderr.isatty():
         print(file=sys.stderr)
-    config = model_config(in_features, list(p.hidden), p.activation, class_names)
+    config = model_config(n_numeric, cardinalities, widths, list(p.hidden), p.activation, class_names)
     config["input_numeric"] = arrays["input_numeric"].tolist()
     config["input_categorical"] = arrays["input_categorical"].tolist()
     return model, result, config

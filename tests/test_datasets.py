@@ -1,5 +1,6 @@
 """Bundled sources are read without importing scikit-learn, yet equal its load_* functions."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -21,7 +22,7 @@ def test_bundled_matches_scikit_learn(name):
     assert ours.feature_names.tolist() == list(theirs.feature_names)
     assert ours.class_names.tolist() == [str(c) for c in theirs.target_names]
     assert ours.features.dtype == np.float32 and ours.labels.dtype == np.int64
-    assert ours.categorical.shape == (len(ours), 0)
+    assert ours.categorical.shape == (len(ours), 0) and ours.categorical.dtype == np.int32
 
 
 def test_loading_iris_does_not_import_sklearn():
@@ -45,3 +46,12 @@ def test_take_keeps_names_and_selects_rows():
     iris = datasets.load_bundled("iris")
     part = iris.take(np.array([0, 149]))
     assert part.labels.tolist() == [0, 2] and part.class_names.tolist() == iris.class_names.tolist()
+
+
+def test_category_values_round_trip_through_the_packed_buffer():
+    values = [["", "Zürich", "a,b"], ["x" * 1000], []]
+    packed = datasets.pack_categories(values)
+    part = dataclasses.replace(datasets.load_bundled("iris"), **packed)
+    assert [part.category_values(j) for j in range(3)] == values
+    assert part.category_values(0, np.array([2, 1])) == ["a,b", "Zürich"]
+    assert packed["categories"].dtype == np.uint8  # no object arrays, no padding to the longest

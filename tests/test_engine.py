@@ -10,7 +10,14 @@ from torch import nn
 
 from stages import engine
 from stages.errors import UserError
-from stages.model import build_mlp, from_config, model_config
+from stages.model import (
+    TabularNet,
+    auto_embedding_width,
+    build_mlp,
+    embedding_widths,
+    from_config,
+    model_config,
+)
 
 from .conftest import REPO
 
@@ -24,21 +31,21 @@ def _blobs(n=300, seed=0):
 
 def test_shuffled_batches_cover_every_row_once_and_depend_on_the_seed():
     features, labels = torch.arange(10.0)[:, None], torch.arange(10)
-    batches = engine.Batches(features, labels, 3, torch.Generator().manual_seed(0))
+    batches = engine.Batches((features,), labels, 3, torch.Generator().manual_seed(0))
     seen = [int(i) for _, y in batches for i in y]
     assert sorted(seen) == list(range(10)) and len(batches) == 4
     again = [
-        int(i) for _, y in engine.Batches(features, labels, 3, torch.Generator().manual_seed(0)) for i in y
+        int(i) for _, y in engine.Batches((features,), labels, 3, torch.Generator().manual_seed(0)) for i in y
     ]
     other = [
-        int(i) for _, y in engine.Batches(features, labels, 3, torch.Generator().manual_seed(1)) for i in y
+        int(i) for _, y in engine.Batches((features,), labels, 3, torch.Generator().manual_seed(1)) for i in y
     ]
     assert seen == again and seen != other
 
 
 def test_unshuffled_batches_keep_row_order():
     features, labels = torch.arange(7.0)[:, None], torch.arange(7)
-    assert [y.tolist() for _, y in engine.Batches(features, labels, 3)] == [[0, 1, 2], [3, 4, 5], [6]]
+    assert [y.tolist() for _, y in engine.Batches((features,), labels, 3)] == [[0, 1, 2], [3, 4, 5], [6]]
 
 
 @pytest.mark.parametrize(
@@ -71,14 +78,14 @@ def test_train_step_learns_and_val_step_does_not_change_the_model():
     torch.manual_seed(0)
     model = build_mlp(4, [16], 3, "relu")
     optimizer = engine.FunctionalOptimizer("adam", model.parameters(), 0.01, 0.0, 0.9)
-    train = engine.Batches(features, labels, 32, torch.Generator().manual_seed(0))
+    train = engine.Batches((features,), labels, 32, torch.Generator().manual_seed(0))
     loss_fn = nn.CrossEntropyLoss()
     first_loss, _ = train_step_result = engine.train_step(train, model, optimizer, loss_fn)
     for _ in range(20):
         train_step_result = engine.train_step(train, model, optimizer, loss_fn)
     assert train_step_result[0] < first_loss and train_step_result[1] > 0.9
     before = [p.clone() for p in model.parameters()]
-    loss, accuracy = engine.val_step(engine.Batches(features, labels, 64), model, loss_fn)
+    loss, accuracy = engine.val_step(engine.Batches((features,), labels, 64), model, loss_fn)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     expected = nn.functional.cross_entropy(model(features), labels).item()
     assert loss == pytest.approx(expected, rel=1e-5)  # averaged per sample, not per batch
@@ -90,8 +97,8 @@ def _fit(patience, epochs=60, seed=0):
     torch.manual_seed(seed)
     model = build_mlp(4, [32, 32], 3, "relu")
     optimizer = engine.FunctionalOptimizer("adam", model.parameters(), 0.05, 0.0, 0.9)
-    train = engine.Batches(features[:60], labels[:60], 8, torch.Generator().manual_seed(seed))
-    val = engine.Batches(features[60:], labels[60:], 512)
+    train = engine.Batches((features[:60],), labels[:60], 8, torch.Generator().manual_seed(seed))
+    val = engine.Batches((features[60:],), labels[60:], 512)
     result = engine.fit(model, optimizer, nn.CrossEntropyLoss(), train, val, epochs, patience=patience)
     return model, result, val
 
@@ -119,13 +126,48 @@ def test_without_patience_all_epochs_run_and_the_last_is_kept():
 
 def test_model_rebuilds_from_its_config():
     torch.manual_seed(0)
-    model = build_mlp(4, [16, 8], 3, "none")
-    assert [type(m) for m in model] == [nn.Linear, nn.Linear, nn.Linear]  # the tutorial's stack
-    config = model_config(4, [16, 8], "none", ["a", "b", "c"])
+    model = TabularNet(4, [5, 30], [3, 8], [16, 8], 3, "none")
+    assert [type(m) for m in model.mlp] == [nn.Linear, nn.Linear, nn.Linear]  # the tutorial's stack
+    assert model.mlp[0].in_features == 4 + 3 + 8
+    config = model_config(4, [5, 30], [3, 8], [16, 8], "none", ["a", "b", "c"])
     clone = from_config(config)
     clone.load_state_dict(model.state_dict())
-    x = torch.randn(5, 4)
-    assert torch.equal(model(x), clone(x))
+    x, codes = (
+        torch.randn(6, 4),
+        torch.tensor([[0, 29], [1, 0], [4, 2], [2, 2], [3, 7], [0, 1]], dtype=torch.int32),
+    )
+    assert torch.equal(model(x, codes), clone(x, codes))
+
+
+def test_without_text_columns_the_model_is_the_plain_mlp_with_the_same_initial_weights():
+    torch.manual_seed(0)
+    plain = build_mlp(4, [16], 3, "relu")
+    torch.manual_seed(0)
+    net = TabularNet(4, [], [], [16], 3, "relu")
+    for a, b in zip(plain.parameters(), net.parameters(), strict=True):
+        assert torch.equal(a, b)
+    x = torch.randn(3, 4)
+    assert torch.equal(net(x, torch.empty(3, 0, dtype=torch.int32)), plain(x))
+
+
+def test_embedding_widths_follow_the_rule_or_the_fixed_setting():
+    assert [auto_embedding_width(n) for n in (2, 5, 14, 102, 1_002, 100_002)] == [2, 4, 7, 21, 50, 50]
+    assert embedding_widths([5, 102], "auto") == [4, 21]
+    assert embedding_widths([5, 102], 16) == [16, 16]
+
+
+def test_an_embedding_learns_a_label_carried_by_a_text_column_alone():
+    g = torch.Generator().manual_seed(0)
+    codes = torch.randint(0, 200, (4000, 1), generator=g, dtype=torch.int32)
+    labels = (codes[:, 0] % 3).long()  # no order to exploit: only a per-value table can learn it
+    numeric = torch.randn(4000, 2, generator=g)
+    torch.manual_seed(0)
+    model = TabularNet(2, [200], [8], [32], 3, "relu")
+    optimizer = engine.FunctionalOptimizer("adam", model.parameters(), 0.02, 0.0, 0.9)
+    train = engine.Batches((numeric, codes), labels, 128, torch.Generator().manual_seed(0))
+    for _ in range(15):
+        _, accuracy = engine.train_step(train, model, optimizer, nn.CrossEntropyLoss())
+    assert accuracy > 0.95
 
 
 def test_every_activation_param_value_builds():

@@ -42,6 +42,17 @@ def test_train_types_are_coerced():
         ("train", "hidden", [16, 0], "train.hidden must be a list of layer widths, each >= 1"),
         ("train", "hidden", 16, "train.hidden must be a list of int"),
         ("train", "patience", -1, "train.patience must be >= 0"),
+        (
+            "train",
+            "embedding_dim",
+            0,
+            "train.embedding_dim = 0 is not allowed; train.embedding_dim must be auto or an integer >= 1",
+        ),
+        ("train", "embedding_dim", "wide", "train.embedding_dim must be auto or an integer >= 1"),
+        ("train", "embedding_dim", 8.5, "train.embedding_dim must be auto or an integer >= 1"),
+        ("train", "embedding_dim", None, "train.embedding_dim = null is not allowed"),
+        ("scale", "min_frequency", 0, "scale.min_frequency must be >= 1"),
+        ("scale", "min_frequency", 2.0, "scale.min_frequency must be an integer"),
         ("scale", "method", "zscore", "scale.method must be one of standard, minmax, robust, none"),
         ("split", "holdout_size", 1.0, "split.holdout_size must be a fraction strictly between 0 and 1"),
         ("split", "test_size", 0, "split.test_size must be a fraction strictly between 0 and 1"),
@@ -60,6 +71,11 @@ def test_bad_values_name_the_key_and_what_is_allowed(section, key, value, messag
         params.parse_section(section, raw)
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_embedding_dim_is_auto_or_a_width():
+    assert params.parse_section("train", repo_section("train")).embedding_dim == "auto"
+    assert params.parse_section("train", {**repo_section("train"), "embedding_dim": 16}).embedding_dim == 16
 
 
 def test_table_source_needs_a_target():

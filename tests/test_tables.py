@@ -35,7 +35,10 @@ def test_mixed_csv_becomes_numeric_and_categorical_features(raw):
     assert data.categorical_names.tolist() == ["city", "plan"]
     assert data.class_names.tolist() == ["at risk", "churned", "loyal"]
     assert data.features.dtype == np.float32 and np.isnan(data.features[:, 1]).sum() == 10
-    assert (data.categorical[:, 0] == "").sum() == 8
+    assert data.categorical.dtype == np.int32 and (data.categorical[:, 0] == -1).sum() == 8
+    assert data.category_values(0) == ["Kyiv", "Lima", "Oslo", "Pune"]  # sorted; codes index them
+    cities = [data.category_values(0)[code] if code >= 0 else None for code in data.categorical[:, 0]]
+    assert cities == table["city"]
     assert data.class_names[data.labels].tolist() == table["status"]
 
 
@@ -116,9 +119,29 @@ def test_duplicate_parquet_columns_are_rejected(raw):
         load(source="data/raw/t.parquet", drop=())
 
 
-def test_a_number_where_a_category_was_expected_is_fine_but_text_in_a_numeric_column_is_not():
-    table = pa.table({"n": ["1.5", "oops"], "c": [1, 2]})
+def test_a_number_where_a_category_was_expected_is_fine_but_text_in_a_numeric_column_is_not(tmp_path):
+    write_table({"n": ["1.5", "oops"], "c": [1, 2]}, tmp_path / "in.csv")
+    table = tables.read_table(tmp_path / "in.csv")
     with pytest.raises(UserError, match="column 'n' must be numeric, as in training; found 'oops' in row 2"):
-        tables.column_features(table, ["n"], ["c"], "in.csv")
-    features, strings = tables.column_features(pa.table({"n": [" 1.5"], "c": [7]}), ["n"], ["c"], "in.csv")
-    assert features.tolist() == [[1.5]] and strings.tolist() == [["7"]]
+        tables.numeric_matrix(table, ["n"], "in.csv")
+    write_table({"n": [" 1.5"], "c": [7]}, tmp_path / "in.csv")
+    table = tables.read_table(tmp_path / "in.csv")
+    assert tables.numeric_matrix(table, ["n"], "in.csv").tolist() == [[1.5]]
+    assert tables.text_values(table.column("c")).to_pylist() == ["7"]
+
+
+def test_text_codes_are_sorted_values_with_empty_cells_minus_one():
+    codes, values = tables.encode_text(pa.chunked_array([["b", None, "a"], ["", "b", "c"]]))
+    assert codes.tolist() == [1, -1, 0, -1, 1, 2] and values.to_pylist() == ["a", "b", "c"]
+    codes, values = tables.encode_text(pa.chunked_array([[None, None]], type=pa.string()))
+    assert codes.tolist() == [-1, -1] and values.to_pylist() == []
+
+
+def test_a_parquet_table_is_read_one_column_at_a_time(tmp_path):
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"a": [1.0, 2.0, 3.0], "b": ["x", "y", None]}), tmp_path / "t.parquet")
+    table = tables.read_table(tmp_path / "t.parquet")
+    assert table.column_names == ["a", "b"] and table.num_rows == 3 and table.is_numeric("a")
+    table.keep_rows(np.array([True, False, True]))
+    assert table.num_rows == 2 and table.column("b").to_pylist() == ["x", None]

@@ -54,9 +54,12 @@ class Table:
         self.rows = None  # a boolean mask every column read is filtered by (keep_rows)
         try:
             if path.suffix == ".parquet":
-                self._parquet = pq.ParquetFile(path)
+                schema = pq.read_schema(path)
+                text = [field.name for field in schema if not is_numeric_type(field.type)]
+                # text columns come as dictionary arrays, decoded from Parquet's own dictionary pages
+                self._parquet = pq.ParquetFile(path, read_dictionary=text)
                 self._table = None
-                self.schema = self._parquet.schema_arrow
+                self.schema = schema
                 self._num_rows = self._parquet.metadata.num_rows
             else:
                 options = pa_csv.ConvertOptions(strings_can_be_null=True)
@@ -179,21 +182,42 @@ def text_values(column: pa.ChunkedArray) -> pa.Array:
     return pc.if_else(pc.equal(pc.binary_length(values), 0), pa.scalar(None, pa.string()), values)
 
 
-def encode_text(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """int32 codes into the column's sorted distinct values (-1: empty cell), and those values.
-
-    Sorted, so that the codes depend on the values a table holds, not on the order of its rows.
-    """
+def _sorted_codes(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Codes of a string array (nulls: empty) into its sorted distinct values, and those values."""
     import pyarrow.compute as pc
 
-    encoded = pc.dictionary_encode(text_values(column))
-    dictionary = encoded.dictionary
-    order = pc.sort_indices(dictionary).to_numpy()
+    encoded = pc.dictionary_encode(values)
+    order = pc.sort_indices(encoded.dictionary).to_numpy()
     rank = np.empty(len(order) + 1, dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)
     rank[-1] = -1  # index -1 (an empty cell) stays -1
     indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-    return rank[indices], dictionary.take(order)
+    return rank[indices], encoded.dictionary.take(order)
+
+
+def encode_text(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """int32 codes into the column's sorted distinct values (-1: empty cell), and those values.
+
+    Sorted, so that the codes depend on the values a table holds, not on the order of its rows.
+    A dictionary column (how Table reads a Parquet text column) is coded through its dictionary
+    alone: no string of a row is hashed (0.03 s instead of 0.14 s per 10^6 rows).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_dictionary(column.type):
+        return _sorted_codes(text_values(column))
+    column = column.unify_dictionaries()
+    if column.num_chunks == 0:
+        return np.empty(0, dtype=np.int32), pa.array([], type=pa.string())
+    entry_codes, values = _sorted_codes(text_values(column.chunk(0).dictionary))
+    indices = pc.fill_null(pa.chunked_array([chunk.indices for chunk in column.chunks]), -1)
+    codes = np.append(entry_codes, np.int32(-1))[indices.to_numpy()]
+    used = np.bincount(codes[codes >= 0], minlength=len(values)) > 0
+    if not used.all():  # a dictionary may hold values no row has (a filtered table, a pandas category)
+        renumber = np.append(np.cumsum(used, dtype=np.int32) - 1, np.int32(-1))
+        codes, values = renumber[codes], values.filter(pa.array(used))
+    return codes, values
 
 
 def string_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:

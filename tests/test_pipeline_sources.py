@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from stages import artifacts
+
 from .conftest import mixed_table, write_table
 
 pytestmark = pytest.mark.slow
@@ -74,3 +76,69 @@ def test_parquet_source_end_to_end(project):
     assert project.repro() == ["prepare", "split", "scale", "train", "evaluate"]
     report = json.loads(project.path("metrics/eval.json").read_text())
     assert set(report["per_class"]) == {"at risk", "churned", "loyal"}
+
+
+def high_cardinality_table(levels: int, rows: int = 30_000) -> dict[str, list]:
+    """A numeric column, a 5-value text column, and an id-like text column of `levels` values
+    (about 2 train rows each), with a label that the first two decide."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=rows)
+    few = rng.choice(["a", "b", "c", "d", "e"], rows)
+    many = [f"u{k:05d}" for k in rng.integers(0, levels, rows)]
+    label = np.where(x + (few == "a") * 2 - (few == "e") * 2 > 0, "yes", "no")
+    return {"x": x.round(4).tolist(), "few": few.tolist(), "many": many, "label": label.tolist()}
+
+
+def export_split_as_table(project, split: str, path: str) -> None:
+    """The raw rows of a split as a Parquet table with the training table's columns."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from stages.datasets import Dataset
+
+    part = Dataset.from_arrays(artifacts.read_npz(project.path(str(artifacts.SPLIT[split]))))
+    columns = {name: part.features[:, i] for i, name in enumerate(part.feature_names)}
+    for j, name in enumerate(part.categorical_names):
+        values = pa.array([*part.category_values(j), None])  # code -1 (empty) takes the last
+        columns[name] = values.take(pa.array(part.categorical[:, j] % (len(values))))
+    pq.write_table(pa.table(columns), project.path(path))
+
+
+def test_a_10000_value_text_column_trains_predicts_and_costs_only_its_embedding(project):
+    sizes, models = {}, {}
+    for levels in (10, 10_000):
+        use_table(project, high_cardinality_table(levels), name="wide.parquet")
+        project.set_param("prepare", "target", "label")
+        project.set_param("prepare", "drop", "[]")
+        project.set_param("scale", "min_frequency", "1")
+        project.set_param("train", "epochs", "3")
+        project.set_param("train", "batch_size", "256")
+        assert project.repro()[:3] == ["prepare", "split", "scale"]
+        sizes[levels] = {path: project.path(path).stat().st_size for path in project.lock_md5s()}
+        models[levels] = artifacts.read_torch(project.path("models/model.pt"))
+    model = models[10_000]
+    assert json.loads(project.path("metrics/eval.json").read_text())["accuracy"] > 0.85
+    cardinality, width = model["config"]["cardinalities"][1], model["config"]["embedding_widths"][1]
+    assert cardinality > 9_000 and width == 50  # seen in train: about 9,400 of the 10,000
+    assert model["state_dict"]["embeddings.1.weight"].shape == (cardinality, width)
+
+    # What grows with the column's values: its embedding table, and the values themselves.
+    growth = {path: sizes[10_000][path] - sizes[10][path] for path in sizes[10]}
+    for split in artifacts.SPLITS:
+        assert growth[str(artifacts.SCALED[split])] == 0  # codes are int32 whatever their count
+        assert growth[str(artifacts.SPLIT[split])] < 10_000 * 16
+    small = models[10]["config"]["embedding_widths"][1]  # 12 codes: width 6
+    tensors = (cardinality * width - 12 * small) + (width - small) * 64  # the first layer widens too
+    assert 0 <= growth["models/model.pt"] - tensors * 4 < 2_000
+    assert growth["data/prepared/dataset.npz"] < 10_000 * 16  # 6 bytes of text + 8 of offset each
+    assert growth["models/scaler.joblib"] < cardinality * 16  # the vocabulary, as str
+
+    # predict on the test split's raw rows says what evaluate scored
+    export_split_as_table(project, "test", "test_rows.parquet")
+    done = project.run(sys.executable, "-m", "stages.predict", "test_rows.parquet", "-o", "pred.csv")
+    with project.path("pred.csv").open() as handle:
+        predicted = [row["predicted"] for row in csv.DictReader(handle)]
+    with project.path("metrics/confusion.csv").open() as handle:
+        assert predicted == [row["predicted"] for row in csv.DictReader(handle)], done.stderr

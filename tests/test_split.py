@@ -74,3 +74,33 @@ def test_a_class_left_out_of_a_split_is_named():
     rows = {"train": np.arange(80), "val": np.arange(80, 82), "test": np.array([82])}
     with pytest.raises(UserError, match="leave class 'rare' with no rows in train"):
         split.check_every_class_present(rows, y, NAMES_WITH_RARE, DEFAULT)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_our_train_test_split_gives_scikit_learns_rows(seed):
+    """Random sizes, class counts (ties, rare classes, many classes) and test sizes."""
+    rng = np.random.default_rng(seed)
+    n_classes = int(rng.integers(2, 12))
+    weights = rng.dirichlet(np.full(n_classes, 0.5 if seed % 2 else 5.0))
+    n = int(rng.integers(n_classes * 6, 3000))
+    y = np.concatenate([np.arange(n_classes).repeat(2), rng.choice(n_classes, n - 2 * n_classes, p=weights)])
+    rows = np.arange(n) * 3  # not 0..n-1: the split returns rows, not positions
+    test_size = float(rng.choice([0.1, 0.2, 0.3, 0.33, 0.5, 0.77]))
+    try:
+        theirs = train_test_split(rows, test_size=test_size, random_state=seed, stratify=y)
+    except ValueError:
+        with pytest.raises(ValueError):
+            split.train_test_split(rows, test_size, seed, y)
+        return
+    ours = split.train_test_split(rows, test_size, seed, y)
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(("n", "test_size"), [(5, 0.1), (6, 0.9), (3, 0.5)])
+def test_our_train_test_split_refuses_what_scikit_learn_refuses(n, test_size):
+    y = np.arange(n) % 2
+    with pytest.raises(ValueError):
+        train_test_split(np.arange(n), test_size=test_size, random_state=0, stratify=y)
+    with pytest.raises(ValueError):
+        split.train_test_split(np.arange(n), test_size, 0, y)

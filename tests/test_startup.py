@@ -11,8 +11,8 @@ pytestmark = pytest.mark.slow
 # stage -> top-level packages it must not import
 FORBIDDEN = {
     "prepare": {"torch", "sklearn", "scipy", "joblib", "pandas"},
-    "split": {"torch", "pandas"},
-    "scale": {"torch", "pandas"},
+    "split": {"torch", "sklearn", "scipy", "pandas"},
+    "scale": {"torch", "sklearn", "scipy", "pandas"},
     "train": {"sklearn", "scipy", "pandas", "torch._dynamo"},
     "evaluate": {"sklearn", "scipy", "pandas", "torch._dynamo"},
 }

@@ -145,3 +145,22 @@ def test_a_parquet_table_is_read_one_column_at_a_time(tmp_path):
     assert table.column_names == ["a", "b"] and table.num_rows == 3 and table.is_numeric("a")
     table.keep_rows(np.array([True, False, True]))
     assert table.num_rows == 2 and table.column("b").to_pylist() == ["x", None]
+
+
+def test_dictionary_columns_code_as_plain_text_does():
+    plain = pa.chunked_array([["b", None, "a", ""], ["c", "b"]])
+    dictionary = pa.chunked_array(
+        [
+            pa.DictionaryArray.from_arrays(
+                pa.array([2, None, 0, 3], pa.int32()), pa.array(["a", "zz", "b", ""])
+            ),
+            pa.DictionaryArray.from_arrays(pa.array([0, 1], pa.int32()), pa.array(["c", "b"])),
+        ]
+    )
+    for left, right in zip(tables.encode_text(plain), tables.encode_text(dictionary), strict=True):
+        assert np.asarray(left).tolist() == np.asarray(right).tolist()  # "zz" is in no row: dropped
+    numbers = pa.chunked_array(
+        [pa.DictionaryArray.from_arrays(pa.array([1, 0, 1], pa.int32()), pa.array([7, 10]))]
+    )
+    codes, values = tables.encode_text(numbers)
+    assert codes.tolist() == [0, 1, 0] and values.to_pylist() == ["10", "7"]  # sorted as text

@@ -93,7 +93,8 @@ def model_inputs(
     extra = [name for name in table.column_names if name not in needed]
     if extra:
         log.info("ignoring column(s) the model does not use: %s", ", ".join(map(str, extra)))
-    features = preprocessor.transform_numeric(tables.numeric_matrix(table, numeric, where))
+    features = tables.numeric_matrix(table, numeric, where)
+    preprocessor.transform_numeric(features, out=features)
     codes = np.empty((table.num_rows, len(text)), dtype=np.int32)
     for j, name in enumerate(text):
         codes[:, j] = preprocessing.encode_values(preprocessor, j, tables.text_values(table.column(name)))

@@ -41,9 +41,10 @@ class Preprocessor:
         """Codes per text column, EMPTY and OTHER included: its embedding table's rows."""
         return [RESERVED + len(vocabulary) for vocabulary in self.vocabularies]
 
-    def transform_numeric(self, features: np.ndarray) -> np.ndarray:
-        """float32 (n, n_numeric) with NaN -> imputed and scaled float32 of the same shape."""
-        out = np.empty(features.shape, dtype=np.float32)
+    def transform_numeric(self, features: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """float32 (n, n_numeric) with NaN -> imputed and scaled float32 of the same shape, in
+        `out` if given (which may be `features` itself: predict transforms in place)."""
+        out = np.empty(features.shape, dtype=np.float32) if out is None else out
         for start in range(0, len(features), CHUNK_ROWS):
             chunk = features[start : start + CHUNK_ROWS].astype(np.float64)
             np.copyto(chunk, np.broadcast_to(self.fill, chunk.shape), where=np.isnan(chunk))

@@ -129,3 +129,12 @@ def test_values_only_val_or_test_hold_are_other():
         OTHER,
         OTHER,
     ]
+
+
+def test_transform_in_place_gives_what_a_new_array_holds():
+    train, test = _train_and_test(missing=0.1)
+    fitted, _ = preprocessing.fit("robust", 5, train)
+    expected = fitted.transform_numeric(test.features)
+    features = test.features.copy()
+    assert fitted.transform_numeric(features, out=features) is features
+    np.testing.assert_array_equal(features, expected)

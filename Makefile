@@ -24,10 +24,11 @@ test: setup
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-bench: setup   # about 10 minutes: throughput, whole-pipeline time, scikit-learn baselines
+bench: setup   # about 25 minutes: throughput, whole-pipeline time, baselines, 10^5-10^7-row tables
 	$(RUN) $(BIN)/python -m bench.train_throughput
 	$(RUN) $(BIN)/python -m bench.repro_time
 	$(RUN) $(BIN)/python -m bench.baselines
+	$(RUN) $(BIN)/python -m bench.data_scale
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

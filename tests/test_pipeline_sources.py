@@ -121,7 +121,7 @@ def test_a_10000_value_text_column_trains_predicts_and_costs_only_its_embedding(
     model = models[10_000]
     assert json.loads(project.path("metrics/eval.json").read_text())["accuracy"] > 0.85
     cardinality, width = model["config"]["cardinalities"][1], model["config"]["embedding_widths"][1]
-    assert cardinality > 9_000 and width == 50  # seen in train: about 9,400 of the 10,000
+    assert cardinality > 8_000 and width == 50  # values seen in train: about 8,700 of the 10,000
     assert model["state_dict"]["embeddings.1.weight"].shape == (cardinality, width)
 
     # What grows with the column's values: its embedding table, and the values themselves.

@@ -97,6 +97,7 @@ def model_inputs(
     preprocessor.transform_numeric(features, out=features)
     codes = np.empty((table.num_rows, len(text)), dtype=np.int32)
     for j, name in enumerate(text):
+        table.check_text(name, where)
         codes[:, j] = preprocessing.encode_values(preprocessor, j, tables.text_values(table.column(name)))
     return features, codes
 

@@ -55,7 +55,9 @@ class Table:
         try:
             if path.suffix == ".parquet":
                 schema = pq.read_schema(path)
-                text = [field.name for field in schema if not is_numeric_type(field.type)]
+                text = [
+                    f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                ]
                 # text columns come as dictionary arrays, decoded from Parquet's own dictionary pages
                 self._parquet = pq.ParquetFile(path, read_dictionary=text)
                 self._table = None
@@ -96,6 +98,18 @@ class Table:
 
     def is_numeric(self, name: str) -> bool:
         return is_numeric_type(self.schema.field(name).type)
+
+    def check_text(self, name: str, where: str) -> None:
+        """A non-numeric feature column must read as text: not a list, struct, map or bytes."""
+        import pyarrow as pa
+
+        kind = self.schema.field(name).type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        if pa.types.is_nested(kind) or pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            raise UserError(
+                f"{where}: column {name!r} holds {kind} values; a feature column must hold numbers or text"
+            )
 
 
 def read_table(path: Path) -> Table:
@@ -284,6 +298,8 @@ def load_table(p: params.PrepareParams) -> Dataset:
     check_classes(labels, class_names, where)
     numeric = [name for name in features if table.is_numeric(name)]
     text = [name for name in features if name not in numeric]
+    for name in text:
+        table.check_text(name, where)
     values = numeric_matrix(table, numeric, where)
     empty = [name for i, name in enumerate(numeric) if np.isnan(values[:, i]).all()]
     codes, categories, ends, offsets = text_matrix(table, text)

@@ -164,3 +164,14 @@ def test_dictionary_columns_code_as_plain_text_does():
     )
     codes, values = tables.encode_text(numbers)
     assert codes.tolist() == [0, 1, 0] and values.to_pylist() == ["10", "7"]  # sorted as text
+
+
+def test_a_column_of_lists_is_refused_with_one_line(raw):
+    import pyarrow.parquet as pq
+
+    table = pa.table({"a": [[1], [2], [3]] * 3, "b": [1.0] * 9, "status": ["x", "y", "z"] * 3})
+    pq.write_table(table, raw / "t.parquet")
+    with pytest.raises(
+        UserError, match="column 'a' holds list<element: int64> values; a feature column must hold"
+    ):
+        load(source="data/raw/t.parquet", drop=())

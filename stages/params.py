@@ -60,6 +60,7 @@ class PrepareParams:
     source: str  # a bundled dataset name, or a .csv/.parquet path inside the repo
     target: str | None  # label column of a table source; bundled sources have their own
     drop: tuple[str, ...]  # table columns to ignore (ids, dates)
+    text: tuple[str, ...]  # table columns to read as text even where they hold numbers (zip codes)
     missing_target: str  # rows whose label is empty: drop them, or fail
 
     def check(self) -> None:

@@ -271,9 +271,15 @@ def load_table(p: params.PrepareParams) -> Dataset:
     table = read_table(path)
     where = str(path)
     columns = table.column_names
-    unknown = [name for name in (p.target, *p.drop) if name not in columns]
+    unknown = [name for name in (p.target, *p.drop, *p.text) if name not in columns]
     if unknown:
-        key = "prepare.target" if unknown[0] == p.target else "prepare.drop"
+        key = (
+            "prepare.target"
+            if unknown[0] == p.target
+            else "prepare.drop"
+            if unknown[0] in p.drop
+            else "prepare.text"
+        )
         raise UserError(
             f"params.yaml: {key} names column {unknown[0]!r}, which {where} does not have; "
             f"its columns: {', '.join(columns)}"
@@ -296,7 +302,7 @@ def load_table(p: params.PrepareParams) -> Dataset:
     labels, class_names = encode_labels(target)
     del target
     check_classes(labels, class_names, where)
-    numeric = [name for name in features if table.is_numeric(name)]
+    numeric = [name for name in features if table.is_numeric(name) and name not in p.text]
     text = [name for name in features if name not in numeric]
     for name in text:
         table.check_text(name, where)

@@ -12,7 +12,7 @@ from stages.errors import UserError
 from .conftest import mixed_table, write_table
 
 BASE = params.PrepareParams(
-    source="data/raw/t.csv", target="status", drop=("customer_id",), missing_target="fail"
+    source="data/raw/t.csv", target="status", drop=("customer_id",), text=(), missing_target="fail"
 )
 
 
@@ -175,3 +175,17 @@ def test_a_column_of_lists_is_refused_with_one_line(raw):
         UserError, match="column 'a' holds list<element: int64> values; a feature column must hold"
     ):
         load(source="data/raw/t.parquet", drop=())
+
+
+def test_columns_of_numbers_named_in_text_are_categories(raw):
+    table = {
+        "zip": [94110, 10001, 94110, None] * 3,
+        "x": [1.0, 2.0, 3.0, 4.0] * 3,
+        "status": ["a", "b", "c"] * 4,
+    }
+    write_table(table, raw / "t.csv")
+    data = load(drop=(), text=("zip",))
+    assert data.feature_names.tolist() == ["x"] and data.categorical_names.tolist() == ["zip"]
+    assert data.category_values(0) == ["10001", "94110"] and data.categorical[:4, 0].tolist() == [1, 0, 1, -1]
+    with pytest.raises(UserError, match="prepare.text names column 'zipcode', which data/raw/t.csv does not"):
+        load(drop=(), text=("zipcode",))

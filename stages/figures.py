@@ -55,3 +55,65 @@ def confusion_matrix(counts: np.ndarray, class_names: list[str], path: Path) -> 
             col, row, str(value), ha="center", va="center", color="white" if value > threshold else "black"
         )
     _save(figure, path)
+
+
+def _curves(
+    curves: dict[str, tuple], labels: tuple[str, str], title: str, path: Path, diagonal: bool
+) -> None:
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5.2, 4.6))
+    figure.subplots_adjust(left=0.13, right=0.97, bottom=0.12, top=0.91)
+    axis = figure.subplots()
+    if diagonal:
+        axis.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle=":")
+    for name, (x, y, area) in curves.items():
+        axis.plot(x, y, label=f"{name} ({area:.3f})", drawstyle="steps-post" if not diagonal else "default")
+    axis.set(xlabel=labels[0], ylabel=labels[1], title=title, xlim=(0, 1), ylim=(0, 1.02))
+    axis.grid(alpha=0.3)
+    axis.legend(loc="lower right" if diagonal else "lower left", fontsize="small")
+    _save(figure, path)
+
+
+def roc_curves(curves: dict[str, tuple], path: Path) -> None:
+    """One ROC curve per class (fpr, tpr, area), one-vs-rest; the chance diagonal dotted."""
+    _curves(
+        curves, ("false positive rate", "true positive rate"), "ROC, test split (AUC)", path, diagonal=True
+    )
+
+
+def precision_recall_curves(curves: dict[str, tuple], path: Path) -> None:
+    """One precision-recall curve per class (recall, precision, average precision)."""
+    _curves(curves, ("recall", "precision"), "precision-recall, test split (AP)", path, diagonal=False)
+
+
+def reliability(bins: dict[str, np.ndarray], what: str, path: Path) -> None:
+    """Observed frequency against mean predicted probability per bin, bin counts beneath."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5.2, 5.4))
+    figure.subplots_adjust(left=0.13, right=0.97, bottom=0.1, top=0.93, hspace=0.08)
+    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    top.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle=":", label="perfectly calibrated")
+    top.plot(bins["predicted"], bins["observed"], "o-", label="model")
+    top.set(ylabel="observed frequency", title=f"reliability, test split: {what}", ylim=(0, 1.02))
+    top.grid(alpha=0.3)
+    top.legend(loc="upper left", fontsize="small")
+    bottom.bar(bins["predicted"], bins["count"], width=0.06)
+    bottom.set(xlabel="mean predicted probability", ylabel="rows", xlim=(0, 1))
+    _save(figure, path)
+
+
+def importance(rows: list[dict], metric: str, path: Path) -> None:
+    """Permutation importance per input column, largest on top, with its spread."""
+    from matplotlib.figure import Figure
+
+    shown = rows[:30][::-1]
+    figure = Figure(figsize=(6.4, max(2.4, 0.32 * len(shown) + 1.2)))
+    figure.subplots_adjust(left=0.36, right=0.97, bottom=0.5 / (0.32 * len(shown) + 1.2) + 0.08, top=0.9)
+    axis = figure.subplots()
+    axis.barh([r["column"] for r in shown], [r["importance"] for r in shown], xerr=[r["std"] for r in shown])
+    axis.axvline(0, color="grey", linewidth=0.8)
+    axis.set(xlabel=f"drop in test {metric} when the column is shuffled", title="permutation importance")
+    axis.grid(alpha=0.3, axis="x")
+    _save(figure, path)

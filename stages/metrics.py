@@ -37,3 +37,139 @@ def classification_report(labels: np.ndarray, predictions: np.ndarray, class_nam
         "macro_f1": round(float(f1.mean()), 6),
         "per_class": per_class,
     }
+
+
+CURVE_POINTS = 201  # the most points a curve file keeps (the areas use every point)
+CALIBRATION_BINS = 10
+
+
+def binary_curve(is_positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """False and true positives at each distinct score, highest first, and those scores:
+    scikit-learn's _binary_clf_curve."""
+    order = np.argsort(scores, kind="mergesort")[::-1]
+    scores, is_positive = scores[order], is_positive[order].astype(np.float64)
+    last = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]
+    tps = np.cumsum(is_positive)[last]
+    return 1 + last - tps, tps, scores[last]
+
+
+def roc_curve(is_positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(fpr, tpr) as scikit-learn's roc_curve gives them (collinear points dropped)."""
+    fps, tps, _ = binary_curve(is_positive, scores)
+    if len(fps) > 2:
+        keep = np.flatnonzero(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True])
+        fps, tps = fps[keep], tps[keep]
+    fps, tps = np.r_[0, fps], np.r_[0, tps]
+    return fps / fps[-1], tps / tps[-1]
+
+
+def precision_recall_curve(is_positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(precision, recall) as scikit-learn's precision_recall_curve gives them."""
+    fps, tps, _ = binary_curve(is_positive, scores)
+    predicted = tps + fps
+    precision = np.divide(tps, predicted, out=np.zeros_like(tps), where=predicted != 0)
+    recall = tps / tps[-1]
+    return np.r_[precision[::-1], 1.0], np.r_[recall[::-1], 0.0]
+
+
+def roc_auc(is_positive: np.ndarray, scores: np.ndarray) -> float:
+    fpr, tpr = roc_curve(is_positive, scores)
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))  # the trapezoids of sklearn's auc
+
+
+def average_precision(is_positive: np.ndarray, scores: np.ndarray) -> float:
+    precision, recall = precision_recall_curve(is_positive, scores)
+    return float(-np.sum(np.diff(recall) * precision[:-1]))
+
+
+def log_loss(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """scikit-learn's log_loss: the true class's probability clipped to [eps, 1 - eps]."""
+    eps = np.finfo(probabilities.dtype).eps
+    picked = np.clip(probabilities[np.arange(len(labels)), labels], eps, 1 - eps)
+    return float(-np.mean(np.log(picked)))
+
+
+def brier(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """scikit-learn's brier_score_loss: mean squared distance to the one-hot label, halved for
+    two classes (then it is the binary Brier score of the positive class)."""
+    one_hot = np.zeros_like(probabilities)
+    one_hot[np.arange(len(labels)), labels] = 1
+    score = float(np.mean(np.sum((one_hot - probabilities) ** 2, axis=1)))
+    return score / 2 if probabilities.shape[1] < 3 else score
+
+
+def calibration_bins(hit: np.ndarray, probability: np.ndarray) -> dict[str, np.ndarray]:
+    """Per non-empty bin of CALIBRATION_BINS equal widths: the mean predicted probability, the
+    observed frequency and the count (scikit-learn's calibration_curve, uniform, plus counts)."""
+    edges = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
+    bins = np.searchsorted(edges[1:-1], probability)
+    total = np.bincount(bins, minlength=CALIBRATION_BINS)
+    used = total > 0
+    predicted = np.bincount(bins, weights=probability, minlength=CALIBRATION_BINS)[used] / total[used]
+    observed = (
+        np.bincount(bins, weights=hit.astype(np.float64), minlength=CALIBRATION_BINS)[used] / total[used]
+    )
+    return {"predicted": predicted, "observed": observed, "count": total[used]}
+
+
+def thin(*columns: np.ndarray, points: int = CURVE_POINTS) -> list[np.ndarray]:
+    """At most `points` evenly spaced rows of a curve, first and last kept (for plot files)."""
+    if len(columns[0]) <= points:
+        return list(columns)
+    keep = np.unique(np.linspace(0, len(columns[0]) - 1, points).round().astype(int))
+    return [column[keep] for column in columns]
+
+
+def ranking_report(labels: np.ndarray, probabilities: np.ndarray, class_names: list[str]) -> dict:
+    """roc_auc and average_precision: of the positive class (the second) for two classes, else
+    the macro average of one-vs-rest over the classes present in `labels`; and per class
+    (one-vs-rest; None for a class the labels lack, where neither is defined); log_loss, brier."""
+    raw = {}
+    for k, name in enumerate(class_names):
+        is_k = labels == k
+        if is_k.any() and not is_k.all():
+            raw[name] = (roc_auc(is_k, probabilities[:, k]), average_precision(is_k, probabilities[:, k]))
+    per_class = {
+        name: dict(zip(("roc_auc", "average_precision"), (round(v, 6) for v in raw[name]), strict=True))
+        if name in raw else {"roc_auc": None, "average_precision": None}
+        for name in class_names
+    }  # fmt: skip
+    if len(class_names) == 2:
+        top = {**per_class[class_names[1]], "positive_class": class_names[1]}
+    else:
+        means = np.mean(list(raw.values()), axis=0) if raw else (np.nan, np.nan)
+        top = {"roc_auc": round(float(means[0]), 6), "average_precision": round(float(means[1]), 6)}
+    return {
+        **top,
+        "log_loss": round(log_loss(labels, probabilities), 6),
+        "brier": round(brier(labels, probabilities), 6),
+        "per_class": per_class,
+    }
+
+
+IMPORTANCE_REPEATS = 5  # permutations per column, as scikit-learn's permutation_importance
+IMPORTANCE_SEED = 0
+
+
+def permutation_importance(
+    predict, numeric: np.ndarray, codes: np.ndarray, labels: np.ndarray, names: list[str], rows: int
+) -> list[dict]:
+    """Drop in accuracy when one input column is shuffled across rows, IMPORTANCE_REPEATS
+    times: mean and standard deviation per column, most important first. A text column is
+    shuffled whole (its codes move together). Scored on at most `rows` test rows, a seeded
+    sample. predict(numeric, codes) returns predicted class indices."""
+    rng = np.random.default_rng(IMPORTANCE_SEED)
+    sample = np.sort(rng.choice(len(labels), size=min(rows, len(labels)), replace=False))
+    numeric, codes, labels = numeric[sample], codes[sample], labels[sample]
+    base = float(np.mean(predict(numeric, codes) == labels))
+    results = []
+    for j, name in enumerate(names):
+        matrix, column = (numeric, j) if j < numeric.shape[1] else (codes, j - numeric.shape[1])
+        original = matrix[:, column].copy()
+        drops = []
+        for _ in range(IMPORTANCE_REPEATS):
+            matrix[:, column] = original[rng.permutation(len(original))]
+            drops.append(base - float(np.mean(predict(numeric, codes) == labels)))
+        matrix[:, column] = original
+        results.append({"column": name, "importance": float(np.mean(drops)), "std": float(np.std(drops))})
+    return sorted(results, key=lambda r: (-r["importance"], r["column"]))

@@ -152,9 +152,11 @@ class TrainParams:
 @dataclass(frozen=True)
 class EvaluateParams:
     batch_size: int  # rows per forward pass; bounds memory on large tables
+    importance_rows: int  # test rows (a seeded sample) that permutation importance scores
 
     def check(self) -> None:
         _in_range("evaluate.batch_size", self.batch_size, 1)
+        _in_range("evaluate.importance_rows", self.importance_rows, 1)
 
 
 SECTIONS = {

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk
 
+from stages import metrics
 from stages.metrics import classification_report, confusion_matrix
 
 
@@ -31,3 +32,87 @@ def test_report_matches_scikit_learn(seed):
 def test_a_never_predicted_class_scores_zero_not_nan():
     report = classification_report(np.array([0, 1, 2]), np.array([0, 1, 1]), ["a", "b", "c"])
     assert report["per_class"]["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+
+
+def _scored(seed: int, n_classes: int, n: int = 300, absent: int | None = None):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, n_classes, n)
+    if absent is not None:
+        labels[labels == absent] = (absent + 1) % n_classes
+    logits = rng.normal(size=(n, n_classes)) + np.eye(n_classes)[labels] * 1.5
+    logits = np.round(logits, 1)  # ties in the scores
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return labels, probabilities
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ranking_and_probability_metrics_equal_scikit_learns(seed):
+
+    n_classes = 2 + seed % 3
+    labels, probabilities = _scored(seed, n_classes)
+    for k in range(n_classes):
+        is_k = labels == k
+        fpr, tpr, _ = sk.roc_curve(is_k, probabilities[:, k])
+        ours = metrics.roc_curve(is_k, probabilities[:, k])
+        np.testing.assert_allclose(ours[0], fpr)
+        np.testing.assert_allclose(ours[1], tpr)
+        precision, recall, _ = sk.precision_recall_curve(is_k, probabilities[:, k])
+        ours = metrics.precision_recall_curve(is_k, probabilities[:, k])
+        np.testing.assert_allclose(ours[0], precision)
+        np.testing.assert_allclose(ours[1], recall)
+        assert metrics.roc_auc(is_k, probabilities[:, k]) == pytest.approx(
+            sk.roc_auc_score(is_k, probabilities[:, k])
+        )
+        assert metrics.average_precision(is_k, probabilities[:, k]) == pytest.approx(
+            sk.average_precision_score(is_k, probabilities[:, k])
+        )
+    report = metrics.ranking_report(labels, probabilities, [str(k) for k in range(n_classes)])
+    if n_classes == 2:
+        assert report["roc_auc"] == pytest.approx(sk.roc_auc_score(labels, probabilities[:, 1]), abs=1e-6)
+        assert report["average_precision"] == pytest.approx(
+            sk.average_precision_score(labels, probabilities[:, 1]), abs=1e-6
+        )
+    else:
+        assert report["roc_auc"] == pytest.approx(
+            sk.roc_auc_score(labels, probabilities, multi_class="ovr", average="macro"), abs=1e-6
+        )
+        binarized = np.eye(n_classes)[labels]
+        assert report["average_precision"] == pytest.approx(
+            sk.average_precision_score(binarized, probabilities, average="macro"), abs=1e-6
+        )
+    assert report["log_loss"] == pytest.approx(sk.log_loss(labels, probabilities), abs=1e-6)
+    assert report["brier"] == pytest.approx(
+        sk.brier_score_loss(labels, probabilities if n_classes > 2 else probabilities[:, 1]), abs=1e-6
+    )
+
+
+def test_a_class_absent_from_the_test_split_has_no_curve_and_the_macro_skips_it():
+
+    labels, probabilities = _scored(3, 4, absent=2)
+    report = metrics.ranking_report(labels, probabilities, ["a", "b", "c", "d"])
+    assert report["per_class"]["c"] == {"roc_auc": None, "average_precision": None}
+    present = [0, 1, 3]
+    expected = np.mean([sk.roc_auc_score(labels == k, probabilities[:, k]) for k in present])
+    assert report["roc_auc"] == pytest.approx(expected, abs=1e-6)
+    assert report["log_loss"] == pytest.approx(
+        sk.log_loss(labels, probabilities, labels=[0, 1, 2, 3]), abs=1e-6
+    )
+
+
+def test_calibration_bins_equal_scikit_learns_calibration_curve():
+    from sklearn.calibration import calibration_curve
+
+    rng = np.random.default_rng(0)
+    probability = np.round(rng.random(500), 2)  # values on the bin edges too
+    hit = rng.random(500) < probability
+    observed, predicted = calibration_curve(hit, probability, n_bins=10, strategy="uniform")
+    bins = metrics.calibration_bins(hit, probability)
+    np.testing.assert_allclose(bins["observed"], observed)
+    np.testing.assert_allclose(bins["predicted"], predicted)
+    assert bins["count"].sum() == 500
+
+
+def test_thin_keeps_the_ends_and_at_most_the_points_asked():
+    x = np.arange(1000.0)
+    (thinned,) = metrics.thin(x, points=11)
+    assert thinned[0] == 0 and thinned[-1] == 999 and len(thinned) == 11

@@ -34,7 +34,7 @@ def numbers(text: str, path) -> dict[str, float]:
         for key, value in node.items():
             if isinstance(value, dict):
                 yield from flat(value, f"{prefix}{key}.")
-            else:
+            elif isinstance(value, int | float):  # not a class name, nor a null (undefined) score
                 yield f"{prefix}{key}", float(value)
 
     return dict(flat(json.loads(text)))

@@ -68,7 +68,21 @@ def test_each_bundled_source_runs(project, source, n_classes):
     assert project.repro() == ["prepare", "split", "scale", "train", "evaluate"]
     report = json.loads(project.path("metrics/eval.json").read_text())
     assert len(report["per_class"]) == n_classes
-    assert report["accuracy"] > 0.85
+    assert report["accuracy"] > 0.85 and report["roc_auc"] > 0.95 and report["average_precision"] > 0.9
+    assert 0 < report["log_loss"] < 0.5 and 0 <= report["brier"] < 0.2
+    with project.path("metrics/roc.csv").open() as handle:
+        curves = {row["class"] for row in csv.DictReader(handle)}
+    names = list(report["per_class"])
+    # two classes: the positive (second) class's curve alone, named in eval.json; else one per class
+    assert curves == ({names[1]} if n_classes == 2 else set(names))
+    assert report.get("positive_class") == (names[1] if n_classes == 2 else None)
+    with project.path("metrics/importance.csv").open() as handle:
+        importance = list(csv.DictReader(handle))
+    assert len(importance) == len(
+        artifacts.read_npz(project.path("data/prepared/dataset.npz"))["feature_names"]
+    )
+    values = [float(row["importance"]) for row in importance]
+    assert values == sorted(values, reverse=True)
 
 
 def test_parquet_source_end_to_end(project):

@@ -84,8 +84,8 @@ def test_plots_show_leaves_nothing_for_git(walk):
     done = walk.dvc("plots", "show")
     assert done.stdout.strip().endswith("dvc_plots/index.html")
     assert sorted(p.name for p in walk.path("dvc_plots/static").iterdir()) == [
-        "workspace_metrics_plots_confusion.png",
-        "workspace_metrics_plots_training.png",
+        f"workspace_metrics_plots_{name}.png"
+        for name in ("calibration", "confusion", "importance", "precision_recall", "roc", "training")
     ]
     assert state(walk) == before
 

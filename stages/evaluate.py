@@ -34,7 +34,7 @@ def main() -> None:
     probabilities = torch.softmax(logits.double(), dim=1).numpy()
     predictions = logits.argmax(dim=1).numpy()
     report = classification_report(test["labels"], predictions, class_names)
-    ranking = metrics.ranking_report(test["labels"], probabilities, class_names)
+    ranking, curves = metrics.ranking_report(test["labels"], probabilities, class_names)
     for name, scores in ranking.pop("per_class").items():
         report["per_class"][name].update(scores)
     per_class = report.pop("per_class")
@@ -50,7 +50,7 @@ def main() -> None:
     artifacts.write_csv(artifacts.CONFUSION, ["actual", "predicted"], rows)
     counts = confusion_matrix(test["labels"], predictions, len(class_names))
     figures.confusion_matrix(counts, class_names, artifacts.CONFUSION_PNG)
-    write_ranking_curves(test["labels"], probabilities, class_names, ranking)
+    write_ranking_curves(curves, class_names)
     write_calibration(test["labels"], probabilities, predictions, class_names)
 
     def predict(numeric, codes):
@@ -76,27 +76,22 @@ def main() -> None:
     )
 
 
-def write_ranking_curves(labels, probabilities, class_names: list[str], ranking: dict) -> None:
+def write_ranking_curves(curves: dict[str, dict], class_names: list[str]) -> None:
     """ROC and precision-recall curves: the positive class's for two classes, else one per
     class against the rest (a class the test split lacks has none). Files keep at most
     metrics.CURVE_POINTS points per curve; the areas in eval.json use them all."""
-    shown = class_names[1:] if len(class_names) == 2 else class_names
+    shown = [name for name in (class_names[1:] if len(class_names) == 2 else class_names) if name in curves]
     roc_rows, pr_rows, roc_png, pr_png = [], [], {}, {}
     for name in shown:
-        k = class_names.index(name)
-        is_k = labels == k
-        if not is_k.any() or is_k.all():
-            continue
-        fpr, tpr = metrics.thin(*metrics.roc_curve(is_k, probabilities[:, k]))
-        precision, recall = metrics.thin(*metrics.precision_recall_curve(is_k, probabilities[:, k]))
+        curve = curves[name]
+        fpr, tpr = metrics.thin(curve["fpr"], curve["tpr"])
+        precision, recall = metrics.thin(curve["precision"], curve["recall"])
         roc_rows += [[name, round(float(a), 6), round(float(b), 6)] for a, b in zip(fpr, tpr, strict=True)]
         pr_rows += [
             [name, round(float(a), 6), round(float(b), 6)] for a, b in zip(recall, precision, strict=True)
         ]
-        scores = ranking if len(class_names) == 2 else None
-        auc = scores["roc_auc"] if scores else metrics.roc_auc(is_k, probabilities[:, k])
-        ap = scores["average_precision"] if scores else metrics.average_precision(is_k, probabilities[:, k])
-        roc_png[name], pr_png[name] = (fpr, tpr, auc), (recall, precision, ap)
+        roc_png[name] = (fpr, tpr, curve["roc_auc"])
+        pr_png[name] = (recall, precision, curve["average_precision"])
     artifacts.write_csv(artifacts.ROC, ["class", "fpr", "tpr"], roc_rows)
     artifacts.write_csv(artifacts.PRECISION_RECALL, ["class", "recall", "precision"], pr_rows)
     figures.roc_curves(roc_png, artifacts.ROC_PNG)

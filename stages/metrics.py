@@ -53,33 +53,56 @@ def binary_curve(is_positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarra
     return 1 + last - tps, tps, scores[last]
 
 
-def roc_curve(is_positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(fpr, tpr) as scikit-learn's roc_curve gives them (collinear points dropped)."""
-    fps, tps, _ = binary_curve(is_positive, scores)
-    if len(fps) > 2:
+def _roc(fps: np.ndarray, tps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if len(fps) > 2:  # collinear points dropped, as scikit-learn's drop_intermediate
         keep = np.flatnonzero(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True])
         fps, tps = fps[keep], tps[keep]
     fps, tps = np.r_[0, fps], np.r_[0, tps]
     return fps / fps[-1], tps / tps[-1]
 
 
-def precision_recall_curve(is_positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(precision, recall) as scikit-learn's precision_recall_curve gives them."""
-    fps, tps, _ = binary_curve(is_positive, scores)
+def _precision_recall(fps: np.ndarray, tps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     predicted = tps + fps
     precision = np.divide(tps, predicted, out=np.zeros_like(tps), where=predicted != 0)
     recall = tps / tps[-1]
     return np.r_[precision[::-1], 1.0], np.r_[recall[::-1], 0.0]
 
 
-def roc_auc(is_positive: np.ndarray, scores: np.ndarray) -> float:
-    fpr, tpr = roc_curve(is_positive, scores)
+def roc_curve(is_positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(fpr, tpr) as scikit-learn's roc_curve gives them."""
+    fps, tps, _ = binary_curve(is_positive, scores)
+    return _roc(fps, tps)
+
+
+def precision_recall_curve(is_positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(precision, recall) as scikit-learn's precision_recall_curve gives them."""
+    fps, tps, _ = binary_curve(is_positive, scores)
+    return _precision_recall(fps, tps)
+
+
+def _area(fpr: np.ndarray, tpr: np.ndarray) -> float:
     return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))  # the trapezoids of sklearn's auc
 
 
-def average_precision(is_positive: np.ndarray, scores: np.ndarray) -> float:
-    precision, recall = precision_recall_curve(is_positive, scores)
+def _average_precision(precision: np.ndarray, recall: np.ndarray) -> float:
     return float(-np.sum(np.diff(recall) * precision[:-1]))
+
+
+def roc_auc(is_positive: np.ndarray, scores: np.ndarray) -> float:
+    return _area(*roc_curve(is_positive, scores))
+
+
+def average_precision(is_positive: np.ndarray, scores: np.ndarray) -> float:
+    return _average_precision(*precision_recall_curve(is_positive, scores))
+
+
+def ranking_curves(is_positive: np.ndarray, scores: np.ndarray) -> dict:
+    """ROC and precision-recall curves and their areas from one sort of the scores."""
+    fps, tps, _ = binary_curve(is_positive, scores)
+    fpr, tpr = _roc(fps, tps)
+    precision, recall = _precision_recall(fps, tps)
+    return {"fpr": fpr, "tpr": tpr, "roc_auc": _area(fpr, tpr), "precision": precision, "recall": recall,
+            "average_precision": _average_precision(precision, recall)}  # fmt: skip
 
 
 def log_loss(labels: np.ndarray, probabilities: np.ndarray) -> float:
@@ -120,31 +143,37 @@ def thin(*columns: np.ndarray, points: int = CURVE_POINTS) -> list[np.ndarray]:
     return [column[keep] for column in columns]
 
 
-def ranking_report(labels: np.ndarray, probabilities: np.ndarray, class_names: list[str]) -> dict:
+def ranking_report(
+    labels: np.ndarray, probabilities: np.ndarray, class_names: list[str]
+) -> tuple[dict, dict]:
     """roc_auc and average_precision: of the positive class (the second) for two classes, else
     the macro average of one-vs-rest over the classes present in `labels`; and per class
-    (one-vs-rest; None for a class the labels lack, where neither is defined); log_loss, brier."""
-    raw = {}
+    (one-vs-rest; None for a class the labels lack, where neither is defined); log_loss, brier.
+    Also each present class's curves (ranking_curves), by class name."""
+    curves = {}
     for k, name in enumerate(class_names):
         is_k = labels == k
         if is_k.any() and not is_k.all():
-            raw[name] = (roc_auc(is_k, probabilities[:, k]), average_precision(is_k, probabilities[:, k]))
+            curves[name] = ranking_curves(is_k, probabilities[:, k])
+    keys = ("roc_auc", "average_precision")
     per_class = {
-        name: dict(zip(("roc_auc", "average_precision"), (round(v, 6) for v in raw[name]), strict=True))
-        if name in raw else {"roc_auc": None, "average_precision": None}
+        name: {key: round(curves[name][key], 6) if name in curves else None for key in keys}
         for name in class_names
-    }  # fmt: skip
+    }
     if len(class_names) == 2:
         top = {**per_class[class_names[1]], "positive_class": class_names[1]}
     else:
-        means = np.mean(list(raw.values()), axis=0) if raw else (np.nan, np.nan)
-        top = {"roc_auc": round(float(means[0]), 6), "average_precision": round(float(means[1]), 6)}
-    return {
+        top = {
+            key: round(float(np.mean([c[key] for c in curves.values()])), 6) if curves else None
+            for key in keys
+        }
+    report = {
         **top,
         "log_loss": round(log_loss(labels, probabilities), 6),
         "brier": round(brier(labels, probabilities), 6),
         "per_class": per_class,
     }
+    return report, curves
 
 
 IMPORTANCE_REPEATS = 5  # permutations per column, as scikit-learn's permutation_importance

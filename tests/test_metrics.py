@@ -66,7 +66,7 @@ def test_ranking_and_probability_metrics_equal_scikit_learns(seed):
         assert metrics.average_precision(is_k, probabilities[:, k]) == pytest.approx(
             sk.average_precision_score(is_k, probabilities[:, k])
         )
-    report = metrics.ranking_report(labels, probabilities, [str(k) for k in range(n_classes)])
+    report, _ = metrics.ranking_report(labels, probabilities, [str(k) for k in range(n_classes)])
     if n_classes == 2:
         assert report["roc_auc"] == pytest.approx(sk.roc_auc_score(labels, probabilities[:, 1]), abs=1e-6)
         assert report["average_precision"] == pytest.approx(
@@ -89,7 +89,8 @@ def test_ranking_and_probability_metrics_equal_scikit_learns(seed):
 def test_a_class_absent_from_the_test_split_has_no_curve_and_the_macro_skips_it():
 
     labels, probabilities = _scored(3, 4, absent=2)
-    report = metrics.ranking_report(labels, probabilities, ["a", "b", "c", "d"])
+    report, curves = metrics.ranking_report(labels, probabilities, ["a", "b", "c", "d"])
+    assert set(curves) == {"a", "b", "d"}
     assert report["per_class"]["c"] == {"roc_auc": None, "average_precision": None}
     present = [0, 1, 3]
     expected = np.mean([sk.roc_auc_score(labels == k, probabilities[:, k]) for k in present])

@@ -233,12 +233,11 @@ def test_returning_to_known_params_restores_from_the_run_cache(project):
 
 def test_plots_show_draws_each_chart_once(project):
     shown = json.loads(project.dvc("plots", "show", "--json").stdout)["data"]
-    assert sorted(shown) == [
-        "metrics/confusion.csv",
-        "metrics/history.csv",
-        "metrics/plots/confusion.png",
-        "metrics/plots/training.png",
-    ]
+    views = ("calibration", "confusion", "importance", "precision_recall", "roc")
+    assert sorted(shown) == sorted(
+        [f"metrics/{name}.csv" for name in (*views, "history")]
+        + [f"metrics/plots/{name}.png" for name in (*views, "training")]
+    )
     assert all(shown[name][0]["type"] == "image" for name in shown if name.endswith(".png"))
     (curves,) = shown["metrics/history.csv"]
     points = curves["content"]["data"]["values"]
@@ -248,6 +247,15 @@ def test_plots_show_draws_each_chart_once(project):
     assert curves["content"]["transform"][0]["fold"][:2] == ["train_loss", "val_loss"]  # our template
     (confusion,) = shown["metrics/confusion.csv"]
     assert len(confusion["content"]["data"]["values"]) == 15  # one row per test row
+    (roc,) = shown["metrics/roc.csv"]
+    assert {point["class"] for point in roc["content"]["data"]["values"]} == {
+        "setosa",
+        "versicolor",
+        "virginica",
+    }
+    assert roc["content"]["encoding"]["color"]["field"] == "class"  # our template
+    (importance,) = shown["metrics/importance.csv"]
+    assert len(importance["content"]["data"]["values"]) == 4  # Iris's four columns
 
 
 def test_plots_page_needs_no_network(project):
@@ -256,6 +264,6 @@ def test_plots_page_needs_no_network(project):
     assert "vegaEmbed" in html and 'var e="5.20.2"' in html  # vega inlined from our template
     assert not re.search(r"<(script|link)[^>]+(src|href)=\"?https?:", html)  # nothing fetched
     assert sorted(p.name for p in project.path("page/static").iterdir()) == [
-        "workspace_metrics_plots_confusion.png",
-        "workspace_metrics_plots_training.png",
+        f"workspace_metrics_plots_{name}.png"
+        for name in ("calibration", "confusion", "importance", "precision_recall", "roc", "training")
     ]

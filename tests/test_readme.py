@@ -73,6 +73,13 @@ def test_a_branch_and_metrics_diff(walk):
     walk.git("commit", "-qm", "linear stack, as the tutorial")
     diff = walk.dvc("metrics", "diff", "main", "linear").stdout
     assert "metrics/train.json  epochs_run" in diff and "metrics/train.json  best_epoch" in diff
+    assert "metrics/eval.json   log_loss" in diff and "metrics/eval.json   brier" in diff
+    # the evaluation views overlay the two revisions in one page, with our templates
+    done = walk.dvc("plots", "diff", "main", "linear", "-o", "../plots_diff")
+    page = (walk.root.parent / "plots_diff" / "index.html").read_text()
+    for title in ("ROC curves", "Precision-recall curves", "Reliability", "Permutation importance"):
+        assert title in page, done.stdout
+    assert '"rev": "linear"' in page or '"rev":"linear"' in page
     # and back: the branch's artifacts are in the cache, so checkout restores main's
     walk.git("checkout", "-q", "main")
     assert walk.repro() == []

@@ -54,10 +54,9 @@ def main() -> None:
     write_calibration(test["labels"], probabilities, predictions, class_names)
 
     def predict(numeric, codes):
-        with torch.inference_mode():
-            found = engine.predict_logits(
-                model, (torch.from_numpy(numeric), torch.from_numpy(codes)), p.batch_size
-            )
+        found = engine.predict_logits(
+            model, (torch.from_numpy(numeric), torch.from_numpy(codes)), p.batch_size
+        )
         return found.argmax(dim=1).numpy()
 
     names = config["input_numeric"] + config["input_categorical"]

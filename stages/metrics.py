@@ -68,18 +68,6 @@ def _precision_recall(fps: np.ndarray, tps: np.ndarray) -> tuple[np.ndarray, np.
     return np.r_[precision[::-1], 1.0], np.r_[recall[::-1], 0.0]
 
 
-def roc_curve(is_positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(fpr, tpr) as scikit-learn's roc_curve gives them."""
-    fps, tps, _ = binary_curve(is_positive, scores)
-    return _roc(fps, tps)
-
-
-def precision_recall_curve(is_positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(precision, recall) as scikit-learn's precision_recall_curve gives them."""
-    fps, tps, _ = binary_curve(is_positive, scores)
-    return _precision_recall(fps, tps)
-
-
 def _area(fpr: np.ndarray, tpr: np.ndarray) -> float:
     return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))  # the trapezoids of sklearn's auc
 
@@ -88,16 +76,10 @@ def _average_precision(precision: np.ndarray, recall: np.ndarray) -> float:
     return float(-np.sum(np.diff(recall) * precision[:-1]))
 
 
-def roc_auc(is_positive: np.ndarray, scores: np.ndarray) -> float:
-    return _area(*roc_curve(is_positive, scores))
-
-
-def average_precision(is_positive: np.ndarray, scores: np.ndarray) -> float:
-    return _average_precision(*precision_recall_curve(is_positive, scores))
-
-
 def ranking_curves(is_positive: np.ndarray, scores: np.ndarray) -> dict:
-    """ROC and precision-recall curves and their areas from one sort of the scores."""
+    """ROC and precision-recall curves and their areas from one sort of the scores, as
+    scikit-learn's roc_curve, precision_recall_curve, roc_auc_score and
+    average_precision_score give them."""
     fps, tps, _ = binary_curve(is_positive, scores)
     fpr, tpr = _roc(fps, tps)
     precision, recall = _precision_recall(fps, tps)

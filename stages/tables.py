@@ -37,6 +37,11 @@ def read_header(path: Path) -> list[str]:
         return next(csv.reader(handle), [])
 
 
+def _reason(error: Exception) -> str:
+    """The first line of a reader's error, for a one-line message."""
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
 class Table:
     """A CSV or Parquet table whose columns are read one at a time.
 
@@ -69,8 +74,7 @@ class Table:
                 self.schema = self._table.schema
                 self._num_rows = self._table.num_rows
         except (OSError, UnicodeDecodeError, pa.ArrowException) as error:
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise UserError(f"{path}: cannot be parsed as {path.suffix[1:]} ({reason})") from None
+            raise UserError(f"{path}: cannot be parsed as {path.suffix[1:]} ({_reason(error)})") from None
 
     @property
     def column_names(self) -> list[str]:
@@ -89,8 +93,7 @@ class Table:
             try:
                 column = self._parquet.read(columns=[name]).column(0)
             except (OSError, pa.ArrowException) as error:
-                reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-                raise UserError(f"{self.path}: cannot read column {name!r} ({reason})") from None
+                raise UserError(f"{self.path}: cannot read column {name!r} ({_reason(error)})") from None
         return column if self.rows is None else column.filter(pa.array(self.rows))
 
     def keep_rows(self, mask: np.ndarray) -> None:

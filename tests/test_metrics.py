@@ -52,18 +52,15 @@ def test_ranking_and_probability_metrics_equal_scikit_learns(seed):
     labels, probabilities = _scored(seed, n_classes)
     for k in range(n_classes):
         is_k = labels == k
+        ours = metrics.ranking_curves(is_k, probabilities[:, k])
         fpr, tpr, _ = sk.roc_curve(is_k, probabilities[:, k])
-        ours = metrics.roc_curve(is_k, probabilities[:, k])
-        np.testing.assert_allclose(ours[0], fpr)
-        np.testing.assert_allclose(ours[1], tpr)
+        np.testing.assert_allclose(ours["fpr"], fpr)
+        np.testing.assert_allclose(ours["tpr"], tpr)
         precision, recall, _ = sk.precision_recall_curve(is_k, probabilities[:, k])
-        ours = metrics.precision_recall_curve(is_k, probabilities[:, k])
-        np.testing.assert_allclose(ours[0], precision)
-        np.testing.assert_allclose(ours[1], recall)
-        assert metrics.roc_auc(is_k, probabilities[:, k]) == pytest.approx(
-            sk.roc_auc_score(is_k, probabilities[:, k])
-        )
-        assert metrics.average_precision(is_k, probabilities[:, k]) == pytest.approx(
+        np.testing.assert_allclose(ours["precision"], precision)
+        np.testing.assert_allclose(ours["recall"], recall)
+        assert ours["roc_auc"] == pytest.approx(sk.roc_auc_score(is_k, probabilities[:, k]))
+        assert ours["average_precision"] == pytest.approx(
             sk.average_precision_score(is_k, probabilities[:, k])
         )
     report, _ = metrics.ranking_report(labels, probabilities, [str(k) for k in range(n_classes)])

@@ -29,12 +29,18 @@ ROC = Path("metrics/roc.csv")
 PRECISION_RECALL = Path("metrics/precision_recall.csv")
 CALIBRATION = Path("metrics/calibration.csv")
 IMPORTANCE = Path("metrics/importance.csv")
-CURVES_PNG = Path("metrics/plots/training.png")
-CONFUSION_PNG = Path("metrics/plots/confusion.png")
-ROC_PNG = Path("metrics/plots/roc.png")
-PRECISION_RECALL_PNG = Path("metrics/plots/precision_recall.png")
-CALIBRATION_PNG = Path("metrics/plots/calibration.png")
-IMPORTANCE_PNG = Path("metrics/plots/importance.png")
+PREDICTED_ACTUAL = Path("metrics/predicted_actual.csv")
+RESIDUALS = Path("metrics/residuals.csv")
+# evaluate's images: one folder output, since each task draws its own set
+PLOTS = Path("metrics/plots")
+CURVES_PNG = PLOTS / "training.png"
+CONFUSION_PNG = PLOTS / "confusion.png"
+ROC_PNG = PLOTS / "roc.png"
+PRECISION_RECALL_PNG = PLOTS / "precision_recall.png"
+CALIBRATION_PNG = PLOTS / "calibration.png"
+IMPORTANCE_PNG = PLOTS / "importance.png"
+PREDICTED_ACTUAL_PNG = PLOTS / "predicted_actual.png"
+RESIDUALS_PNG = PLOTS / "residuals.png"
 
 # A fixed member date keeps .npz files byte-identical; np.savez stamps the current time.
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)

@@ -32,13 +32,15 @@ _FEATURE_NAMES = {
     + [f"{m} error" for m in _BREAST_CANCER_MEASURES]
     + [f"worst {m}" for m in _BREAST_CANCER_MEASURES],
     "digits": [f"pixel_{row}_{col}" for row in range(8) for col in range(8)],
+    "diabetes": ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"],
 }  # fmt: skip
 _CSV_FILES = {"iris": "iris.csv", "wine": "wine_data.csv", "breast_cancer": "breast_cancer.csv"}
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Rows of numeric and text features with integer labels indexing class_names.
+    """Rows of numeric and text features with a target: integer labels indexing class_names
+    (classification), or the target's values (regression, class_names empty).
 
     A text column is held as int32 codes into its own sorted distinct values; the values of
     every column sit in one UTF-8 buffer (`categories`), as Arrow lays out strings, so that no
@@ -52,8 +54,10 @@ class Dataset:
     categories: np.ndarray  # uint8: UTF-8 of each column's distinct values, sorted, column after column
     category_ends: np.ndarray  # int64 (n_values,): where each value ends in `categories`
     category_offsets: np.ndarray  # int64 (n_categorical + 1,): column j has values offsets[j]:offsets[j+1]
-    labels: np.ndarray  # int64 (n,)
-    class_names: np.ndarray  # str (n_classes,)
+    labels: np.ndarray  # int64 (n,) class indices, or float64 (n,) values for regression
+    class_names: np.ndarray  # str (n_classes,); empty for regression
+    task: np.ndarray  # str (): prepare.task, "classification" or "regression"
+    target_name: np.ndarray  # str (): the target column's name ("target" for bundled sources)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -93,16 +97,19 @@ def pack_categories(per_column: list[list[str]]) -> dict[str, np.ndarray]:
 
 
 def numeric_dataset(
-    features: np.ndarray, labels: np.ndarray, feature_names: list[str], class_names: list[str]
-) -> Dataset:
+    features: np.ndarray, labels: np.ndarray, feature_names: list[str], class_names: list[str],
+    task: str = "classification",
+) -> Dataset:  # fmt: skip
     return Dataset(
         features=np.asarray(features, dtype=np.float32),
         feature_names=np.asarray(feature_names, dtype=str),
         categorical=np.empty((len(labels), 0), dtype=np.int32),
         categorical_names=np.empty(0, dtype=str),
         **pack_categories([]),
-        labels=np.asarray(labels, dtype=np.int64),
+        labels=np.asarray(labels, dtype=np.int64 if task == "classification" else np.float64),
         class_names=np.asarray(class_names, dtype=str),
+        task=np.asarray(task),
+        target_name=np.asarray("target"),
     )
 
 
@@ -121,6 +128,17 @@ def check_classes(labels: np.ndarray, class_names: np.ndarray, where: str | None
         )
 
 
+def check_values(values: np.ndarray, where: str) -> None:
+    """A regression target: finite, and not one value in every row."""
+    if not np.isfinite(values).all():
+        row = int(np.flatnonzero(~np.isfinite(values))[0]) + 1
+        raise UserError(f"{where}: the target is infinite in row {row}; a regression target must be finite")
+    if len(values) and values.min() == values.max():
+        raise UserError(
+            f"{where}: the target is {values[0]:g} in every row; a constant target leaves nothing to learn"
+        )
+
+
 def _sklearn_data_dir() -> Path:
     # find_spec locates the package without running its __init__ (which imports scipy).
     spec = importlib.util.find_spec("sklearn")
@@ -130,6 +148,10 @@ def _sklearn_data_dir() -> Path:
 def load_bundled(name: str) -> Dataset:
     """One of scikit-learn's bundled datasets, as its load_<name>() returns it."""
     data_dir = _sklearn_data_dir()
+    if name == "diabetes":  # load_diabetes(scaled=False): the measurements in their own units
+        features = np.loadtxt(data_dir / "diabetes_data_raw.csv.gz")
+        target = np.loadtxt(data_dir / "diabetes_target.csv.gz")
+        return numeric_dataset(features, target, _FEATURE_NAMES[name], [], task="regression")
     if name == "digits":
         with gzip.open(data_dir / "digits.csv.gz", "rt") as handle:
             table = np.loadtxt(handle, delimiter=",")

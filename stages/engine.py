@@ -1,7 +1,7 @@
 """Training on tensors held in memory: the tutorial's train_step/val_step without a DataLoader.
 
 Tensors move to the device once; each epoch draws a permutation from a seeded generator and
-batches are slices of it. Loss and correct counts accumulate on the device and are read once
+batches are slices of it. Loss and metric sums accumulate on the device and are read once
 per step call, so the device is not synchronised on every batch.
 """
 
@@ -15,6 +15,7 @@ from torch.optim.adam import adam
 from torch.optim.sgd import sgd
 
 from stages.errors import UserError
+from stages.tasks import CLASSIFICATION, Classification, Regression
 
 
 class Batches:
@@ -89,37 +90,42 @@ class FunctionalOptimizer:
              fused=self.fused)  # fmt: skip
 
 
+Task = Classification | Regression
+
+
 def train_step(
-    batches: Batches, model: nn.Module, optimizer: FunctionalOptimizer, loss_fn: nn.Module
-) -> tuple[float, float]:
-    """One epoch of training; returns the per-sample average loss and the accuracy."""
+    batches: Batches, model: nn.Module, optimizer: FunctionalOptimizer, loss_fn: Callable,
+    task: Task = CLASSIFICATION,
+) -> tuple[float, float]:  # fmt: skip
+    """One epoch of training; returns the per-sample average loss and the task's metric
+    (accuracy, or RMSE in the target's units)."""
     model.train()
     total_loss = torch.zeros((), device=batches.labels.device)
-    total_correct = torch.zeros((), dtype=torch.int64, device=batches.labels.device)
+    total_score = 0  # becomes a tensor on the device at the first batch
     for inputs, targets in batches:
         optimizer.zero_grad()
-        logits = model(*inputs)
-        loss = loss_fn(logits, targets)
+        outputs = model(*inputs)
+        loss = loss_fn(outputs, targets)
         loss.backward()
         optimizer.step()
         total_loss += loss.detach() * len(targets)
-        total_correct += logits.argmax(dim=1).eq(targets).sum()
+        total_score = total_score + task.batch_score(outputs.detach(), targets)
     n = len(batches.labels)
-    return total_loss.item() / n, total_correct.item() / n
+    return total_loss.item() / n, task.epoch_metric(float(total_score), n)
 
 
 @torch.inference_mode()
-def val_step(batches: Batches, model: nn.Module, loss_fn: nn.Module) -> tuple[float, float]:
-    """Per-sample average loss and accuracy over `batches`, without updating the model."""
+def val_step(batches: Batches, model: nn.Module, loss_fn: Callable, task: Task = CLASSIFICATION) -> tuple[float, float]:
+    """Per-sample average loss and the task's metric over `batches`, without updating the model."""
     model.eval()
     total_loss = torch.zeros((), device=batches.labels.device)
-    total_correct = torch.zeros((), dtype=torch.int64, device=batches.labels.device)
+    total_score = 0
     for inputs, targets in batches:
-        logits = model(*inputs)
-        total_loss += loss_fn(logits, targets) * len(targets)
-        total_correct += logits.argmax(dim=1).eq(targets).sum()
+        outputs = model(*inputs)
+        total_loss += loss_fn(outputs, targets) * len(targets)
+        total_score = total_score + task.batch_score(outputs, targets)
     n = len(batches.labels)
-    return total_loss.item() / n, total_correct.item() / n
+    return total_loss.item() / n, task.epoch_metric(float(total_score), n)
 
 
 @torch.inference_mode()
@@ -144,9 +150,9 @@ def predict_logits(model: nn.Module, inputs: tuple[torch.Tensor, ...], batch_siz
 class Epoch:
     epoch: int
     train_loss: float
-    train_accuracy: float
+    train_metric: float  # the task's metric: accuracy, or RMSE
     val_loss: float
-    val_accuracy: float
+    val_metric: float
 
 
 @dataclass(frozen=True)
@@ -162,13 +168,14 @@ class FitResult:
 def fit(
     model: nn.Module,
     optimizer: FunctionalOptimizer,
-    loss_fn: nn.Module,
+    loss_fn: Callable,
     train: Batches,
     val: Batches,
     epochs: int,
     patience: int = 0,
     min_delta: float = 0.0,
     on_epoch: Callable[[Epoch, int], None] = lambda epoch, best_val_epoch: None,
+    task: Task = CLASSIFICATION,
 ) -> FitResult:
     """Train for `epochs`, or until val loss has not improved by min_delta for `patience`
     epochs (patience 0: never stop early). With early stopping on, the model ends holding the
@@ -176,9 +183,9 @@ def fit(
     history: list[Epoch] = []
     best_loss, best_epoch, best_state = math.inf, 0, None
     for number in range(1, epochs + 1):
-        train_loss, train_accuracy = train_step(train, model, optimizer, loss_fn)
-        val_loss, val_accuracy = val_step(val, model, loss_fn)
-        record = Epoch(number, train_loss, train_accuracy, val_loss, val_accuracy)
+        train_loss, train_metric = train_step(train, model, optimizer, loss_fn, task)
+        val_loss, val_metric = val_step(val, model, loss_fn, task)
+        record = Epoch(number, train_loss, train_metric, val_loss, val_metric)
         history.append(record)
         if val_loss < best_loss - min_delta:
             best_loss, best_epoch = val_loss, number

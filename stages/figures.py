@@ -1,4 +1,4 @@
-"""PNG images of the training curves and the confusion matrix, readable with no network.
+"""PNG images of evaluate's views and the training curves, readable with no network.
 
 matplotlib's Agg canvas without pyplot: no GUI backend, no global state. The PNG carries no
 software version or date, so the same data gives the same bytes.
@@ -19,18 +19,19 @@ def _save(figure, path: Path) -> None:
         figure.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
 
 
-def training_curves(history: dict[str, np.ndarray], best_epoch: int, path: Path) -> None:
-    """Loss and accuracy per epoch, train against val, with the kept epoch marked."""
+def training_curves(history: dict[str, np.ndarray], best_epoch: int, metric: str, path: Path) -> None:
+    """Loss and the task's metric (accuracy, rmse) per epoch, train against val, with the kept
+    epoch marked."""
     from matplotlib.figure import Figure
 
     # fixed margins: constrained layout costs an extra draw pass (~0.1 s a figure)
     figure = Figure(figsize=(9, 3.6))
     figure.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.91, wspace=0.22)
-    for axis, metric in zip(figure.subplots(1, 2), ("loss", "accuracy"), strict=True):
+    for axis, shown in zip(figure.subplots(1, 2), ("loss", metric), strict=True):
         for split, style in (("train", "-"), ("val", "--")):
-            axis.plot(history["epoch"], history[f"{split}_{metric}"], style, label=split)
+            axis.plot(history["epoch"], history[f"{split}_{shown}"], style, label=split)
         axis.axvline(best_epoch, color="grey", linewidth=0.8, linestyle=":", label=f"kept epoch {best_epoch}")
-        axis.set(xlabel="epoch", title=metric)
+        axis.set(xlabel="epoch", title=shown if shown != "rmse" else "RMSE")
         axis.grid(alpha=0.3)
         axis.legend()
     _save(figure, path)
@@ -116,4 +117,40 @@ def importance(rows: list[dict], metric: str, path: Path) -> None:
     axis.axvline(0, color="grey", linewidth=0.8)
     axis.set(xlabel=f"drop in test {metric} when the column is shuffled", title="permutation importance")
     axis.grid(alpha=0.3, axis="x")
+    _save(figure, path)
+
+
+def _scatter_axes(title: str):
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5.2, 4.6))
+    figure.subplots_adjust(left=0.15, right=0.97, bottom=0.12, top=0.91)
+    axis = figure.subplots()
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    return figure, axis
+
+
+def _sampled(shown: int, total: int) -> str:
+    return f"{total} rows" if shown == total else f"{shown} of {total} rows"
+
+
+def predicted_actual(actual: np.ndarray, predicted: np.ndarray, target: str, total: int, path: Path) -> None:
+    """Each shown test row's prediction against its actual value; on the dotted diagonal a
+    prediction is exact."""
+    figure, axis = _scatter_axes(f"{target}: predicted against actual, test split ({_sampled(len(actual), total)})")
+    low, high = float(min(actual.min(), predicted.min())), float(max(actual.max(), predicted.max()))
+    axis.plot([low, high], [low, high], color="grey", linewidth=0.8, linestyle=":")
+    axis.scatter(actual, predicted, s=8, alpha=0.5, linewidths=0)
+    axis.set(xlabel=f"actual {target}", ylabel=f"predicted {target}")
+    _save(figure, path)
+
+
+def residuals(predicted: np.ndarray, residual: np.ndarray, target: str, total: int, path: Path) -> None:
+    """Residual (actual - predicted) against the prediction: a trend or a funnel is a pattern
+    the model missed."""
+    figure, axis = _scatter_axes(f"{target}: residuals, test split ({_sampled(len(predicted), total)})")
+    axis.axhline(0, color="grey", linewidth=0.8, linestyle=":")
+    axis.scatter(predicted, residual, s=8, alpha=0.5, linewidths=0)
+    axis.set(xlabel=f"predicted {target}", ylabel="actual - predicted")
     _save(figure, path)

@@ -1,4 +1,5 @@
-"""Classification metrics from labels and predictions, in NumPy (no scikit-learn import)."""
+"""Classification and regression metrics, in NumPy (no scikit-learn import); tests check each
+against scikit-learn's."""
 
 import numpy as np
 
@@ -163,16 +164,16 @@ IMPORTANCE_SEED = 0
 
 
 def permutation_importance(
-    predict, numeric: np.ndarray, codes: np.ndarray, labels: np.ndarray, names: list[str], rows: int
+    score, numeric: np.ndarray, codes: np.ndarray, labels: np.ndarray, names: list[str], rows: int
 ) -> list[dict]:
-    """Drop in accuracy when one input column is shuffled across rows, IMPORTANCE_REPEATS
+    """Drop in the score when one input column is shuffled across rows, IMPORTANCE_REPEATS
     times: mean and standard deviation per column, most important first. A text column is
     shuffled whole (its codes move together). Scored on at most `rows` test rows, a seeded
-    sample. predict(numeric, codes) returns predicted class indices."""
+    sample. score(numeric, codes, labels) -> float, higher is better (accuracy, R²)."""
     rng = np.random.default_rng(IMPORTANCE_SEED)
     sample = np.sort(rng.choice(len(labels), size=min(rows, len(labels)), replace=False))
     numeric, codes, labels = numeric[sample], codes[sample], labels[sample]
-    base = float(np.mean(predict(numeric, codes) == labels))
+    base = score(numeric, codes, labels)
     results = []
     for j, name in enumerate(names):
         matrix, column = (numeric, j) if j < numeric.shape[1] else (codes, j - numeric.shape[1])
@@ -180,7 +181,28 @@ def permutation_importance(
         drops = []
         for _ in range(IMPORTANCE_REPEATS):
             matrix[:, column] = original[rng.permutation(len(original))]
-            drops.append(base - float(np.mean(predict(numeric, codes) == labels)))
+            drops.append(base - score(numeric, codes, labels))
         matrix[:, column] = original
         results.append({"column": name, "importance": float(np.mean(drops)), "std": float(np.std(drops))})
     return sorted(results, key=lambda r: (-r["importance"], r["column"]))
+
+
+def r2(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """scikit-learn's r2_score: 1 - residual / total sum of squares (a constant actual scores
+    1 if predicted exactly, else 0, as its force_finite)."""
+    residual = float(np.sum((actual - predicted) ** 2))
+    total = float(np.sum((actual - actual.mean()) ** 2))
+    if total == 0:
+        return 1.0 if residual == 0 else 0.0
+    return 1 - residual / total
+
+
+def regression_report(actual: np.ndarray, predicted: np.ndarray) -> dict:
+    """rmse, mae and r2 (scikit-learn's root_mean_squared_error, mean_absolute_error, r2_score),
+    in the target's units, from float64 values."""
+    errors = actual - predicted
+    return {
+        "rmse": round(float(np.sqrt(np.mean(errors**2))), 6),
+        "mae": round(float(np.mean(np.abs(errors))), 6),
+        "r2": round(r2(actual, predicted), 6),
+    }

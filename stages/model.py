@@ -25,8 +25,8 @@ def embedding_widths(cardinalities: list[int], setting: int | str) -> list[int]:
     return [int(setting)] * len(cardinalities)
 
 
-def build_mlp(in_features: int, hidden: list[int], n_classes: int, activation: str) -> nn.Sequential:
-    """Linear layers of widths in_features -> *hidden -> n_classes; `none` keeps them linear."""
+def build_mlp(in_features: int, hidden: list[int], n_outputs: int, activation: str) -> nn.Sequential:
+    """Linear layers of widths in_features -> *hidden -> n_outputs; `none` keeps them linear."""
     layers: list[nn.Module] = []
     width = in_features
     for size in hidden:
@@ -34,7 +34,7 @@ def build_mlp(in_features: int, hidden: list[int], n_classes: int, activation: s
         if activation != "none":
             layers.append(_ACTIVATIONS[activation]())
         width = size
-    layers.append(nn.Linear(width, n_classes))
+    layers.append(nn.Linear(width, n_outputs))
     return nn.Sequential(*layers)
 
 
@@ -44,13 +44,13 @@ class TabularNet(nn.Module):
 
     def __init__(
         self, n_numeric: int, cardinalities: list[int], widths: list[int], hidden: list[int],
-        n_classes: int, activation: str,
+        n_outputs: int, activation: str,
     ) -> None:  # fmt: skip
         super().__init__()
         self.embeddings = nn.ModuleList(
             nn.Embedding(n, w) for n, w in zip(cardinalities, widths, strict=True)
         )
-        self.mlp = build_mlp(n_numeric + sum(widths), hidden, n_classes, activation)
+        self.mlp = build_mlp(n_numeric + sum(widths), hidden, n_outputs, activation)
 
     def forward(self, numeric: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         if not self.embeddings:
@@ -61,22 +61,23 @@ class TabularNet(nn.Module):
 
 def model_config(
     n_numeric: int, cardinalities: list[int], widths: list[int], hidden: list[int], activation: str,
-    class_names: list[str],
+    n_outputs: int,
 ) -> dict:  # fmt: skip
+    """What rebuilds the network; train adds what the task needs to read its outputs."""
     return {
         "n_numeric": n_numeric,
         "cardinalities": list(cardinalities),
         "embedding_widths": list(widths),
         "hidden": list(hidden),
         "activation": activation,
-        "class_names": list(class_names),
+        "n_outputs": n_outputs,
     }
 
 
 def from_config(config: dict) -> TabularNet:
     return TabularNet(
         config["n_numeric"], config["cardinalities"], config["embedding_widths"], config["hidden"],
-        len(config["class_names"]), config["activation"],
+        config["n_outputs"], config["activation"],
     )  # fmt: skip
 
 

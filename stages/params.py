@@ -14,7 +14,16 @@ from stages.errors import UserError
 
 PARAMS_FILE = Path("params.yaml")
 
-BUNDLED_SOURCES = ("iris", "wine", "breast_cancer", "digits")
+# each bundled dataset with its task
+BUNDLED_TASKS = {
+    "iris": "classification",
+    "wine": "classification",
+    "breast_cancer": "classification",
+    "digits": "classification",
+    "diabetes": "regression",
+}
+BUNDLED_SOURCES = tuple(BUNDLED_TASKS)
+TASKS = ("classification", "regression")  # what each means: stages/tasks.py
 TABLE_SUFFIXES = (".csv", ".parquet")
 TABLE_DIR = "data/raw"  # dvc.yaml declares this folder as prepare's dependency
 MISSING_TARGET = ("drop", "fail")
@@ -22,6 +31,7 @@ SCALE_METHODS = ("standard", "minmax", "robust", "none")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 ACTIVATIONS = ("relu", "tanh", "gelu", "leaky_relu", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+LOSSES = ("auto", "cross_entropy", "mse", "huber")  # auto: cross_entropy, or mse for regression
 NUMERICS = ("native", "portable")  # what each sets: stages/numerics.py (kept out of light stages)
 
 
@@ -57,6 +67,7 @@ def _open_unit(key: str, value: float) -> None:
 
 @dataclass(frozen=True)
 class PrepareParams:
+    task: str  # classification: the target is a class; regression: a number
     source: str  # a bundled dataset name, or a .csv/.parquet path inside the repo
     target: str | None  # label column of a table source; bundled sources have their own
     drop: tuple[str, ...]  # table columns to ignore (ids, dates)
@@ -64,8 +75,14 @@ class PrepareParams:
     missing_target: str  # rows whose label is empty: drop them, or fail
 
     def check(self) -> None:
+        _one_of("prepare.task", self.task, TASKS)
         _one_of("prepare.missing_target", self.missing_target, MISSING_TARGET)
         if self.source in BUNDLED_SOURCES:
+            if BUNDLED_TASKS[self.source] != self.task:
+                raise UserError(
+                    f"params.yaml: prepare.source = {self.source} is a {BUNDLED_TASKS[self.source]} dataset "
+                    f"but prepare.task = {self.task}; set prepare.task: {BUNDLED_TASKS[self.source]}"
+                )
             return
         if not self.source.endswith(TABLE_SUFFIXES):
             _fail(
@@ -122,6 +139,7 @@ class TrainParams:
     hidden: tuple[int, ...]
     embedding_dim: int | str  # width of each text column's embedding: a number, or auto (model.py)
     activation: str  # "none" is the tutorial's purely linear stack
+    loss: str  # auto: cross_entropy for classification, mse for regression; huber: regression
     device: str
     numerics: str  # portable: same bytes on any x86-64 host; native: this host's fastest kernels
     patience: int  # early stopping on val loss; 0 turns it off
@@ -143,6 +161,7 @@ class TrainParams:
         if width != "auto" and not (isinstance(width, int) and not isinstance(width, bool) and width >= 1):
             _fail("train.embedding_dim", self.embedding_dim, "auto or an integer >= 1")
         _one_of("train.activation", self.activation, ACTIVATIONS)
+        _one_of("train.loss", self.loss, LOSSES)
         _one_of("train.device", self.device, DEVICES)
         _one_of("train.numerics", self.numerics, NUMERICS)
         _in_range("train.patience", self.patience, 0)

@@ -1,10 +1,11 @@
-"""Predict classes for new rows with the pipeline's saved preprocessing and model.
+"""Predict the target of new rows with the pipeline's saved preprocessing and model.
 
     python -m stages.predict INPUT.csv -o OUT.csv      (or .parquet in)
 
 INPUT has the training table's feature columns (the target may be absent; other columns are
-ignored). OUT has one row per input row: the predicted class name and one probability column
-per class. The preprocessing and model must be the ones dvc.lock records.
+ignored). OUT has one row per input row: for classification the predicted class name and one
+probability column per class; for regression the predicted value in the target's units. The
+preprocessing and model must be the ones dvc.lock records.
 """
 
 import argparse
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stages import artifacts, numerics, params, preprocessing, tables
+from stages import artifacts, numerics, params, preprocessing, tables, tasks
 from stages.errors import UserError, run
 
 log = logging.getLogger("predict")
@@ -105,14 +106,18 @@ def model_inputs(
 def predict_table(
     table: tables.Table, preprocessor, model, config: dict, batch_size: int, where: str
 ) -> np.ndarray:
-    """Class probabilities, float32, one row per input row."""
+    """Classification: class probabilities, float32 (rows, classes). Regression: the predicted
+    values in the target's units, float32 (rows,)."""
     import torch
 
     from stages import engine
 
     features, codes = model_inputs(table, preprocessor, config, where)
-    logits = engine.predict_logits(model, (torch.from_numpy(features), torch.from_numpy(codes)), batch_size)
-    return torch.softmax(logits, dim=1).numpy()
+    outputs = engine.predict_logits(model, (torch.from_numpy(features), torch.from_numpy(codes)), batch_size)
+    task = tasks.from_config(config)
+    if task.name == "regression":
+        return task.to_units(outputs[:, 0].numpy()).astype(np.float32)
+    return torch.softmax(outputs, dim=1).numpy()
 
 
 def fixed_decimals(values: np.ndarray):
@@ -149,6 +154,18 @@ def write_predictions(path: Path, class_names: list[str], probabilities: np.ndar
         handle.write(memoryview(body))
 
 
+def write_values(path: Path, values: np.ndarray) -> None:
+    """One `predicted` column: each float32 value as its shortest text that reads back to it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    lines = pc.binary_join_element_wise(pc.cast(pa.array(values), pa.string()), "", "\n")
+    body, _ = tables.string_buffers(lines)
+    with artifacts.atomic_path(path) as tmp, tmp.open("wb") as handle:
+        handle.write(b"predicted\n")
+        handle.write(memoryview(body))
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, like every other mistake, instead of usage + error
         raise UserError(f"{message}; usage: {self.prog} INPUT.csv -o OUT.csv")
@@ -156,7 +173,7 @@ class _Parser(argparse.ArgumentParser):
 
 def main() -> None:
     parser = _Parser(prog="python -m stages.predict", description=__doc__.splitlines()[0])
-    parser.add_argument("input", type=Path, help="rows to classify: .csv or .parquet")
+    parser.add_argument("input", type=Path, help="rows to predict: .csv or .parquet")
     parser.add_argument(
         "-o", "--output", type=Path, required=True, help="where to write the .csv of predictions"
     )
@@ -174,9 +191,12 @@ def main() -> None:
     model, config = from_payload(artifacts.read_torch(artifacts.MODEL))
     preprocessor = artifacts.read_joblib(artifacts.SCALER)
     batch_size = params.load("evaluate").batch_size
-    probabilities = predict_table(table, preprocessor, model, config, batch_size, str(args.input))
-    write_predictions(args.output, config["class_names"], probabilities)
-    log.info("%d rows -> %s", len(probabilities), args.output)
+    predicted = predict_table(table, preprocessor, model, config, batch_size, str(args.input))
+    if predicted.ndim == 1:
+        write_values(args.output, predicted)
+    else:
+        write_predictions(args.output, config["class_names"], predicted)
+    log.info("%d rows -> %s", len(predicted), args.output)
 
 
 if __name__ == "__main__":

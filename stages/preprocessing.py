@@ -35,6 +35,11 @@ class Preprocessor:
     text_names: list[str]
     vocabularies: list[list[str]]  # per text column: its values with a code, code = 2 + position
     min_frequency: int
+    task: str = "classification"
+    # regression: the target is standardised, (y - target_center) / target_scale, with train's
+    # mean and standard deviation (ddof 0, as StandardScaler)
+    target_center: float | None = None
+    target_scale: float | None = None
 
     @property
     def cardinalities(self) -> list[int]:
@@ -91,10 +96,20 @@ def code_table(train_codes: np.ndarray, n_values: int, min_frequency: int) -> np
     return table
 
 
+def fit_target(values: np.ndarray) -> tuple[float, float]:
+    """(mean, standard deviation) of a regression target, in float64; a spread of 0 (which
+    prepare refuses for the whole table) is left at 1."""
+    values = np.asarray(values, dtype=np.float64)
+    center, spread = float(values.mean()), float(values.std())
+    return center, spread if spread > 0 else 1.0
+
+
 def fit(method: str, min_frequency: int, train: Dataset) -> tuple[Preprocessor, list[np.ndarray]]:
     """The preprocessor fit on `train`, and per text column its prepared-code lookup table
     (code_table), which encodes the splits without going back to strings."""
     fill, center, scale = fit_numeric(method, train.features)
+    regression = str(train.task) == "regression"
+    target_center, target_scale = fit_target(train.labels) if regression else (None, None)
     tables, vocabularies = [], []
     for j in range(train.categorical.shape[1]):
         table = code_table(train.categorical[:, j], train.n_categories(j), min_frequency)
@@ -109,8 +124,19 @@ def fit(method: str, min_frequency: int, train: Dataset) -> tuple[Preprocessor, 
         text_names=train.categorical_names.tolist(),
         vocabularies=vocabularies,
         min_frequency=min_frequency,
+        task=str(train.task),
+        target_center=target_center,
+        target_scale=target_scale,
     )
     return preprocessor, tables
+
+
+def scaled_target(preprocessor: Preprocessor, labels: np.ndarray) -> np.ndarray:
+    """The target as the network learns it: class indices as they are; a regression target
+    standardised, float64."""
+    if preprocessor.target_center is None:
+        return labels
+    return (np.asarray(labels, dtype=np.float64) - preprocessor.target_center) / preprocessor.target_scale
 
 
 def encode_prepared(codes: np.ndarray, tables: list[np.ndarray]) -> np.ndarray:

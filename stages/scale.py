@@ -18,8 +18,15 @@ def scaled_arrays(part: Dataset, preprocessor: preprocessing.Preprocessor, table
         "features": preprocessor.transform_numeric(part.features),
         "codes": preprocessing.encode_prepared(part.categorical, tables),
         "cardinalities": preprocessor.cardinalities,
-        "labels": part.labels,
+        "labels": preprocessing.scaled_target(preprocessor, part.labels),
         "class_names": part.class_names,
+        "task": part.task,
+        "target_name": part.target_name,
+        **(
+            {"target_center": preprocessor.target_center, "target_scale": preprocessor.target_scale}
+            if preprocessor.target_center is not None
+            else {}
+        ),
         # the columns a new row must have; train puts them in the model's config
         "input_numeric": part.feature_names,
         "input_categorical": part.categorical_names,

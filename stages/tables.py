@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from stages import params
-from stages.datasets import Dataset, check_classes
+from stages.datasets import Dataset, check_classes, check_values
 from stages.errors import UserError
 
 if TYPE_CHECKING:
@@ -152,13 +152,17 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def as_float(column: pa.ChunkedArray, name: str, where: str) -> np.ndarray:
-    """A column as float64 with NaN for missing; text that is not a number is an error."""
+def as_float(
+    column: pa.ChunkedArray, name: str, where: str, rule: str = "must be numeric, as in training"
+) -> np.ndarray:
+    """A column as float64 with NaN for missing; text that is not a number is an error, `rule`
+    saying why, with the first such value and its row."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if not is_numeric_type(column.type):
         text = pc.utf8_trim_whitespace(column.cast(pa.string()))
+        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)  # blank: empty
         try:
             column = pc.cast(text, pa.float64())
         except pa.ArrowInvalid:
@@ -169,7 +173,7 @@ def as_float(column: pa.ChunkedArray, name: str, where: str) -> np.ndarray:
                 (None, None),
             )  # fmt: skip
             found = f"; found {value!r} in row {row}" if row else ""
-            raise UserError(f"{where}: column {name!r} must be numeric, as in training{found}") from None
+            raise UserError(f"{where}: column {name!r} {rule}{found}") from None
     return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
 
 
@@ -288,7 +292,12 @@ def load_table(p: params.PrepareParams) -> Dataset:
             f"its columns: {', '.join(columns)}"
         )
     target = table.column(p.target)
-    present = pc.is_valid(target).to_numpy(zero_copy_only=False)
+    if p.task == "regression":
+        rule = "is the target of a regression (prepare.task) and must hold numbers"
+        target = as_float(target, p.target, where, rule)
+        present = ~np.isnan(target)
+    else:
+        present = pc.is_valid(target).to_numpy(zero_copy_only=False)
     missing_target = int(len(present) - np.count_nonzero(present))
     if missing_target:
         if p.missing_target == "fail":
@@ -298,13 +307,17 @@ def load_table(p: params.PrepareParams) -> Dataset:
             )
         log.info("dropping %d row(s) whose target %r is empty", missing_target, p.target)
         table.keep_rows(present)
-        target = target.filter(present)
+        target = target[present] if p.task == "regression" else target.filter(present)
     features = [name for name in columns if name != p.target and name not in p.drop]
     if not features:
         raise UserError(f"{where}: no feature columns left after the target and prepare.drop")
-    labels, class_names = encode_labels(target)
+    if p.task == "regression":
+        labels, class_names = target, np.empty(0, dtype=str)
+        check_values(labels, where)
+    else:
+        labels, class_names = encode_labels(target, p.target, where)
+        check_classes(labels, class_names, where)
     del target
-    check_classes(labels, class_names, where)
     numeric = [name for name in features if table.is_numeric(name) and name not in p.text]
     text = [name for name in features if name not in numeric]
     for name in text:
@@ -326,18 +339,27 @@ def load_table(p: params.PrepareParams) -> Dataset:
         category_offsets=offsets,
         labels=labels,
         class_names=class_names,
+        task=np.asarray(p.task),
+        target_name=np.asarray(p.target),
     )
 
 
-def encode_labels(target: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """Integer labels indexing class names sorted as values (numbers numerically, so 2 < 10)."""
+def encode_labels(target: pa.ChunkedArray, name: str, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Integer labels indexing class names sorted as values (numbers numerically, so 2 < 10).
+    Numbers that are not whole are refused: a measurement, not a class."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if is_numeric_type(target.type):
         values = target.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        if np.all(values == np.round(values)):
-            values = values.astype(np.int64)
+        fractional = values != np.round(values)
+        if fractional.any():
+            raise UserError(
+                f"{where}: target column {name!r} holds {int(fractional.sum())} value(s) that are not whole "
+                f"numbers (e.g. {values[fractional][0]:g}), so they are not classes; for a numeric target "
+                "set prepare.task: regression"
+            )
+        values = values.astype(np.int64)
         classes, labels = np.unique(values, return_inverse=True)
         return labels.astype(np.int64), np.asarray([str(c) for c in classes], dtype=str)
     trimmed = pc.utf8_trim_whitespace(target.cast(pa.string()))

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from stages import artifacts, numerics, params
+from stages import artifacts, numerics, params, tasks
 from stages.errors import run
 
 if TYPE_CHECKING:
@@ -31,20 +31,21 @@ def to_batches(path, device: torch.device, batch_size: int, generator=None) -> t
 
     arrays = artifacts.read_npz(path)
     inputs = (torch.from_numpy(arrays["features"]).to(device), torch.from_numpy(arrays["codes"]).to(device))
-    labels = torch.from_numpy(arrays["labels"]).to(device)
-    return engine.Batches(inputs, labels, batch_size, generator), arrays
+    target = tasks.from_arrays(arrays).training_target(arrays["labels"])
+    return engine.Batches(inputs, torch.from_numpy(target).to(device), batch_size, generator), arrays
 
 
-def progress_printer(epochs: int) -> Callable[[engine.Epoch, int], None]:
+def progress_printer(epochs: int, metric: str = "accuracy") -> Callable[[engine.Epoch, int], None]:
     """One line per epoch: rewritten in place on a terminal, about 10 lines in a log."""
     interactive = sys.stderr.isatty()
     every = max(1, epochs // 10)
+    short = {"accuracy": "acc"}.get(metric, metric)
 
     def report(e: engine.Epoch, best_val_epoch: int) -> None:
         line = (
             f"train: epoch {e.epoch:>{len(str(epochs))}}/{epochs}  "
-            f"loss {e.train_loss:.4f} acc {e.train_accuracy:.4f} | "
-            f"val loss {e.val_loss:.4f} acc {e.val_accuracy:.4f} | best val epoch {best_val_epoch}"
+            f"loss {e.train_loss:.4f} {short} {e.train_metric:.4f} | "
+            f"val loss {e.val_loss:.4f} {short} {e.val_metric:.4f} | best val epoch {best_val_epoch}"
         )
         if interactive:
             print("\r" + line, end="", file=sys.stderr, flush=True)
@@ -54,9 +55,9 @@ def progress_printer(epochs: int) -> Callable[[engine.Epoch, int], None]:
     return report
 
 
-def train(p: params.TrainParams, device: torch.device) -> tuple[nn.Module, engine.FitResult, dict]:
+def train(p: params.TrainParams, device: torch.device) -> tuple[nn.Module, engine.FitResult, dict, str]:
+    """The trained model, its history, its config and the name of the task's metric."""
     import torch
-    from torch import nn
 
     from stages import engine
     from stages.model import TabularNet, embedding_widths, model_config
@@ -65,36 +66,38 @@ def train(p: params.TrainParams, device: torch.device) -> tuple[nn.Module, engin
     shuffle = torch.Generator().manual_seed(p.seed)
     train_batches, arrays = to_batches(artifacts.SCALED["train"], device, p.batch_size, shuffle)
     val_batches, _ = to_batches(artifacts.SCALED["val"], device, max(p.batch_size, 4096))
+    task = tasks.from_arrays(arrays)
+    loss_fn = task.criterion(p.loss)  # refuses a loss of the other task before any work
     class_names = arrays["class_names"].tolist()
     n_numeric = train_batches.inputs[0].shape[1]
     cardinalities = arrays["cardinalities"].tolist()
     widths = embedding_widths(cardinalities, p.embedding_dim)
-    model = TabularNet(n_numeric, cardinalities, widths, list(p.hidden), len(class_names), p.activation).to(
-        device
-    )
+    n_outputs = task.n_outputs(class_names)
+    model = TabularNet(n_numeric, cardinalities, widths, list(p.hidden), n_outputs, p.activation).to(device)
     optimizer = engine.FunctionalOptimizer(p.optimizer, model.parameters(), p.lr, p.weight_decay, p.momentum)
     result = engine.fit(
-        model, optimizer, nn.CrossEntropyLoss(), train_batches, val_batches,
+        model, optimizer, loss_fn, train_batches, val_batches,
         epochs=p.epochs, patience=p.patience, min_delta=p.min_delta,
-        on_epoch=progress_printer(p.epochs),
+        on_epoch=progress_printer(p.epochs, task.metric), task=task,
     )  # fmt: skip
     if sys.stderr.isatty():
         print(file=sys.stderr)
-    config = model_config(n_numeric, cardinalities, widths, list(p.hidden), p.activation, class_names)
+    config = model_config(n_numeric, cardinalities, widths, list(p.hidden), p.activation, n_outputs)
+    config.update(task.config(arrays), loss=task.check_loss(p.loss))
     config["input_numeric"] = arrays["input_numeric"].tolist()
     config["input_categorical"] = arrays["input_categorical"].tolist()
-    return model, result, config
+    return model, result, config, task.metric
 
 
-def train_metrics(result: engine.FitResult) -> dict:
+def train_metrics(result: engine.FitResult, metric: str = "accuracy") -> dict:
     best = result.best
     return {
         "epochs_run": len(result.history),
         "best_epoch": result.best_epoch,
         "train_loss": round(best.train_loss, 6),
-        "train_accuracy": round(best.train_accuracy, 6),
+        f"train_{metric}": round(best.train_metric, 6),
         "val_loss": round(best.val_loss, 6),
-        "val_accuracy": round(best.val_accuracy, 6),
+        f"val_{metric}": round(best.val_metric, 6),
     }
 
 
@@ -106,7 +109,7 @@ def main() -> None:
     device = engine.resolve_device(p.device)
     log.info("device %s", device)
     started = time.perf_counter()
-    model, result, config = train(p, device)
+    model, result, config, metric = train(p, device)
     log.info(
         "%d epochs in %.2f s; kept epoch %d",
         len(result.history),
@@ -115,10 +118,13 @@ def main() -> None:
     )
     state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
     artifacts.write_torch(artifacts.MODEL, {"config": config, "state_dict": state})
-    columns = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy"]
-    rows = [[e.epoch] + [round(getattr(e, c), 6) for c in columns[1:]] for e in result.history]
+    columns = ["epoch", "train_loss", f"train_{metric}", "val_loss", f"val_{metric}"]
+    rows = [
+        [e.epoch, *(round(v, 6) for v in (e.train_loss, e.train_metric, e.val_loss, e.val_metric))]
+        for e in result.history
+    ]
     artifacts.write_csv(artifacts.HISTORY, columns, rows)
-    artifacts.write_json(artifacts.TRAIN_METRICS, train_metrics(result))
+    artifacts.write_json(artifacts.TRAIN_METRICS, train_metrics(result, metric))
 
 
 if __name__ == "__main__":

@@ -1,14 +1,17 @@
 """This pipeline against scikit-learn baselines on every bundled dataset, same split and scaling.
 
-    python -m bench.baselines                 # prints the table
-    python -m bench.baselines --readme        # also rewrites the table in README.md
+    python -m bench.baselines                 # prints the tables
+    python -m bench.baselines --readme        # also rewrites them in README.md
 
 For each dataset the real pipeline runs (`dvc repro` in a temp copy of the repo with
 prepare.source set, every other param as committed), and so does it for examples/customers.csv,
-a table with text columns and empty cells (the test suite's mixed table). LogisticRegression,
-MLPClassifier and HistGradientBoostingClassifier (scikit-learn defaults, seed 0) are then fit
-on the same scaled train split the pipeline trained on and scored on the same test split. Text
-columns reach them as the pipeline's codes: one-hot encoded for the first two, as native
+a table with text columns and empty cells (the test suite's mixed table). Classification:
+LogisticRegression, MLPClassifier and HistGradientBoostingClassifier (scikit-learn defaults,
+seed 0) are then fit on the same scaled train split the pipeline trained on and scored on the
+same test split. Regression (diabetes, and customers.csv's numeric column `spend` as the
+target): Ridge, MLPRegressor and HistGradientBoostingRegressor, fit on the same split with the
+target standardised as the pipeline's, scored in the target's units. Text columns reach them as
+the pipeline's codes: one-hot encoded for the linear models and the MLPs, as native
 categorical features for the gradient boosting (empty and rare values are codes of their own).
 """
 
@@ -23,24 +26,32 @@ from pathlib import Path
 
 from bench import rewrite_readme_block
 from bench.repro_time import _env, fresh_copy
-from stages import artifacts
-from stages.metrics import classification_report
-from stages.params import BUNDLED_SOURCES
+from stages import artifacts, tasks
+from stages.metrics import classification_report, regression_report
+from stages.params import BUNDLED_TASKS
 
-TABLES = {  # name -> (file under examples/, prepare params)
-    "customers.csv": {"target": "status", "drop": "[customer_id]", "missing_target": "drop"},
+CUSTOMERS = {"source": "data/raw/customers.csv", "drop": "[customer_id]", "missing_target": "drop"}
+CLASSIFICATION = {  # row name -> prepare params other than the committed ones
+    **{name: {"source": name} for name, task in BUNDLED_TASKS.items() if task == "classification"},
+    "customers.csv": {**CUSTOMERS, "target": "status"},
+}
+REGRESSION = {
+    **{
+        name: {"source": name, "task": "regression"}
+        for name, task in BUNDLED_TASKS.items()
+        if task == "regression"
+    },
+    "customers.csv (spend)": {**CUSTOMERS, "target": "spend", "task": "regression"},
 }
 
 
-def set_source(root: Path, source: str) -> None:
+def set_prepare(root: Path, settings: dict[str, str]) -> None:
     params = root / "params.yaml"
     text = params.read_text()
-    if source in TABLES:
-        shutil.copy(root / "examples" / source, root / "data/raw" / source)
-        for key, value in {"source": f"data/raw/{source}", **TABLES[source]}.items():
-            text = re.sub(rf"(?m)^(  {key}: )\S+", rf"\g<1>{value}", text, count=1)
-    else:
-        text = re.sub(r"(?m)^(  source: )\S+", rf"\g<1>{source}", text, count=1)
+    if settings["source"].startswith("data/raw/"):
+        shutil.copy(root / "examples" / Path(settings["source"]).name, root / settings["source"])
+    for key, value in settings.items():
+        text = re.sub(rf"(?m)^(  {key}: )\S+", rf"\g<1>{value}", text, count=1)
     params.write_text(text)
 
 
@@ -87,35 +98,102 @@ def baseline_scores(root: Path) -> dict[str, dict]:
     return scores
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--readme", action="store_true", help="rewrite the table in README.md")
-    args = parser.parse_args()
+def regression_scores(root: Path) -> dict[str, dict]:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import Ridge
+    from sklearn.neural_network import MLPRegressor
+
+    train = artifacts.read_npz(root / artifacts.SCALED["train"])
+    test = artifacts.read_npz(root / artifacts.SCALED["test"])
+    task = tasks.from_arrays(test)
+    one_hot, coded, categorical = inputs(train, test)
+    scores = {}
+    for name, model, (x_train, x_test) in (
+        ("Ridge", Ridge(), one_hot),
+        ("MLPRegressor", MLPRegressor(max_iter=1000, random_state=0), one_hot),
+        (
+            "HistGradientBoosting",
+            HistGradientBoostingRegressor(random_state=0, categorical_features=categorical or None),
+            coded,
+        ),
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(x_train, train["labels"])
+        scores[name] = regression_report(task.to_units(test["labels"]), task.to_units(model.predict(x_test)))
+    return scores
+
+
+def run_pipeline(parent: Path, settings: dict[str, str]) -> tuple[Path, dict]:
+    root = fresh_copy(parent)
+    set_prepare(root, settings)
+    subprocess.run(["dvc", "repro"], cwd=root, env=_env(), check=True, capture_output=True)
+    return root, json.loads((root / artifacts.EVAL_METRICS).read_text())
+
+
+def classification_table(parent: Path) -> str:
     lines = [
         "| dataset | rows | classes | test rows | this pipeline acc / macro F1 "
         "| LogisticRegression | MLPClassifier | HistGradientBoosting | no worse than the best? |",
         "|---|---:|---:|---:|---|---|---|---|---|",
     ]
+    for name, settings in CLASSIFICATION.items():
+        root, ours = run_pipeline(parent, settings)
+        theirs = baseline_scores(root)
+        best = max(theirs.values(), key=lambda r: (r["accuracy"], r["macro_f1"]))
+        ok = ours["accuracy"] >= best["accuracy"] and ours["macro_f1"] >= best["macro_f1"]
+        test_rows = sum(c["support"] for c in ours["per_class"].values())
+        prepared = artifacts.read_npz(root / artifacts.PREPARED)
+        cells = [f"{r['accuracy']:.3f} / {r['macro_f1']:.3f}" for r in (ours, *theirs.values())]
+        lines.append(f"| {name} | {len(prepared['labels'])} | {len(ours['per_class'])} | {test_rows} | "
+                     + " | ".join(cells) + f" | {'yes' if ok else 'no'} |")  # fmt: skip
+        print(lines[-1], flush=True)
+        shutil.rmtree(root)
+    return "\n".join(lines)
+
+
+R2_SLACK = 0.02  # the goal: test R² at or above the best baseline's, or within this
+
+
+def regression_table(parent: Path) -> str:
+    lines = [
+        "| dataset | rows | test rows | this pipeline R² / RMSE | Ridge | MLPRegressor "
+        "| HistGradientBoosting | R² within 0.02 of the best? |",
+        "|---|---:|---:|---|---|---|---|---|",
+    ]
+    for name, settings in REGRESSION.items():
+        root, ours = run_pipeline(parent, settings)
+        theirs = regression_scores(root)
+        best = max(r["r2"] for r in theirs.values())
+        verdict = "yes, above" if ours["r2"] >= best else "yes" if ours["r2"] >= best - R2_SLACK else "no"
+        prepared = artifacts.read_npz(root / artifacts.PREPARED)
+        test_rows = len(artifacts.read_npz(root / artifacts.SCALED["test"])["labels"])
+        cells = [f"{r['r2']:.3f} / {r['rmse']:.2f}" for r in (ours, *theirs.values())]
+        lines.append(
+            f"| {name} | {len(prepared['labels'])} | {test_rows} | " + " | ".join(cells) + f" | {verdict} |"
+        )
+        print(lines[-1], flush=True)
+        shutil.rmtree(root)
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readme", action="store_true", help="rewrite the tables in README.md")
+    parser.add_argument("--task", choices=("classification", "regression"), help="only this task's table")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as parent:
-        for source in (*BUNDLED_SOURCES, *TABLES):
-            root = fresh_copy(Path(parent))
-            set_source(root, source)
-            subprocess.run(["dvc", "repro"], cwd=root, env=_env(), check=True, capture_output=True)
-            ours = json.loads((root / artifacts.EVAL_METRICS).read_text())
-            theirs = baseline_scores(root)
-            best = max(theirs.values(), key=lambda r: (r["accuracy"], r["macro_f1"]))
-            ok = ours["accuracy"] >= best["accuracy"] and ours["macro_f1"] >= best["macro_f1"]
-            test_rows = sum(c["support"] for c in ours["per_class"].values())
-            prepared = artifacts.read_npz(root / artifacts.PREPARED)
-            cells = [f"{r['accuracy']:.3f} / {r['macro_f1']:.3f}" for r in (ours, *theirs.values())]
-            lines.append(f"| {source} | {len(prepared['labels'])} | {len(ours['per_class'])} | {test_rows} | "
-                         + " | ".join(cells) + f" | {'yes' if ok else 'no'} |")  # fmt: skip
-            print(lines[-1], flush=True)
-            shutil.rmtree(root)
-    table = "\n".join(lines)
-    print("\n" + table)
-    if args.readme:
-        rewrite_readme_block("baselines", table)
+        if args.task != "regression":
+            table = classification_table(Path(parent))
+            print("\n" + table)
+            if args.readme:
+                rewrite_readme_block("baselines", table)
+        if args.task != "classification":
+            table = regression_table(Path(parent))
+            print("\n" + table)
+            if args.readme:
+                rewrite_readme_block("baselines_regression", table)
 
 
 if __name__ == "__main__":

@@ -115,7 +115,9 @@ def train_step(
 
 
 @torch.inference_mode()
-def val_step(batches: Batches, model: nn.Module, loss_fn: Callable, task: Task = CLASSIFICATION) -> tuple[float, float]:
+def val_step(
+    batches: Batches, model: nn.Module, loss_fn: Callable, task: Task = CLASSIFICATION
+) -> tuple[float, float]:
     """Per-sample average loss and the task's metric over `batches`, without updating the model."""
     model.eval()
     total_loss = torch.zeros((), device=batches.labels.device)

@@ -47,12 +47,14 @@ def main() -> None:
     test = artifacts.read_npz(artifacts.SCALED["test"])
 
     def forward(numeric: np.ndarray, codes: np.ndarray) -> torch.Tensor:
-        return engine.predict_logits(model, (torch.from_numpy(numeric), torch.from_numpy(codes)), p.batch_size)
+        return engine.predict_logits(
+            model, (torch.from_numpy(numeric), torch.from_numpy(codes)), p.batch_size
+        )
 
     outputs = forward(test["features"], test["codes"])
     target = torch.from_numpy(task.training_target(test["labels"]))
     loss = task.criterion(config["loss"])(outputs, target).item()  # averaged per sample
-    evaluate_task = evaluate_classification if task.name == "classification" else evaluate_regression
+    evaluate_task = {"classification": evaluate_classification, "regression": evaluate_regression}[task.name]
     report, score, summary = evaluate_task(task, config, test, outputs, round(loss, 6), forward)
     artifacts.write_json(artifacts.EVAL_METRICS, report)
     for task_name, views in VIEWS.items():
@@ -67,7 +69,7 @@ def main() -> None:
         artifacts.IMPORTANCE, ["column", "importance", "std"],
         [[r["column"], round(r["importance"], 6), round(r["std"], 6)] for r in importance],
     )  # fmt: skip
-    figures.importance(importance, "accuracy" if task.name == "classification" else "R²", artifacts.IMPORTANCE_PNG)
+    figures.importance(importance, task.score, artifacts.IMPORTANCE_PNG)
     history = artifacts.read_csv_columns(artifacts.HISTORY)
     best_epoch = artifacts.read_json(artifacts.TRAIN_METRICS)["best_epoch"]
     figures.training_curves(history, best_epoch, task.metric, artifacts.CURVES_PNG)
@@ -111,16 +113,16 @@ def evaluate_regression(task, config, test, outputs, loss, forward):
     shown = np.sort(rng.choice(len(actual), size=min(SCATTER_ROWS, len(actual)), replace=False))
     actual_shown, predicted_shown = actual[shown], predicted[shown]
     residual_shown = actual_shown - predicted_shown
-    artifacts.write_csv(
-        artifacts.PREDICTED_ACTUAL, VIEWS["regression"][artifacts.PREDICTED_ACTUAL],
-        [[round(float(a), 6), round(float(b), 6)] for a, b in zip(actual_shown, predicted_shown, strict=True)],
-    )  # fmt: skip
-    artifacts.write_csv(
-        artifacts.RESIDUALS, VIEWS["regression"][artifacts.RESIDUALS],
-        [[round(float(b), 6), round(float(r), 6)] for b, r in zip(predicted_shown, residual_shown, strict=True)],
-    )  # fmt: skip
+    for path, pair in (
+        (artifacts.PREDICTED_ACTUAL, (actual_shown, predicted_shown)),
+        (artifacts.RESIDUALS, (predicted_shown, residual_shown)),
+    ):
+        rows = [[round(float(a), 6), round(float(b), 6)] for a, b in zip(*pair, strict=True)]
+        artifacts.write_csv(path, VIEWS["regression"][path], rows)
     target_name = config["target_name"]
-    figures.predicted_actual(actual_shown, predicted_shown, target_name, len(actual), artifacts.PREDICTED_ACTUAL_PNG)
+    figures.predicted_actual(
+        actual_shown, predicted_shown, target_name, len(actual), artifacts.PREDICTED_ACTUAL_PNG
+    )
     figures.residuals(predicted_shown, residual_shown, target_name, len(actual), artifacts.RESIDUALS_PNG)
 
     def r2(numeric, codes, values):

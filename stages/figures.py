@@ -138,7 +138,9 @@ def _sampled(shown: int, total: int) -> str:
 def predicted_actual(actual: np.ndarray, predicted: np.ndarray, target: str, total: int, path: Path) -> None:
     """Each shown test row's prediction against its actual value; on the dotted diagonal a
     prediction is exact."""
-    figure, axis = _scatter_axes(f"{target}: predicted against actual, test split ({_sampled(len(actual), total)})")
+    figure, axis = _scatter_axes(
+        f"{target}: predicted against actual, test split ({_sampled(len(actual), total)})"
+    )
     low, high = float(min(actual.min(), predicted.min())), float(max(actual.max(), predicted.max()))
     axis.plot([low, high], [low, high], color="grey", linewidth=0.8, linestyle=":")
     axis.scatter(actual, predicted, s=8, alpha=0.5, linewidths=0)

@@ -167,7 +167,9 @@ def main() -> None:
         part = dataset.take(rows)
         artifacts.write_npz(artifacts.SPLIT[name], {**part.to_arrays(), "rows": rows})
         if task.name == "regression":
-            log.info("%s: %d rows, target from %g to %g", name, len(rows), part.labels.min(), part.labels.max())
+            log.info(
+                "%s: %d rows, target from %g to %g", name, len(rows), part.labels.min(), part.labels.max()
+            )
         else:
             counts = np.bincount(part.labels, minlength=len(dataset.class_names))
             log.info("%s: %d rows, per class %s", name, len(rows), counts.tolist())

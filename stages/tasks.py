@@ -30,6 +30,7 @@ class Classification:
     name = "classification"
     metric = "accuracy"  # what train_step/val_step return beside the loss
     losses = ("cross_entropy",)  # the first is what train.loss: auto means
+    score = "accuracy"  # what permutation importance measures the drop of
 
     def n_outputs(self, class_names: list[str]) -> int:
         return len(class_names)
@@ -69,6 +70,7 @@ class Regression:
     name = "regression"
     metric = "rmse"
     losses = ("mse", "huber")
+    score = "R²"
 
     def n_outputs(self, class_names: list[str]) -> int:
         return 1

@@ -25,6 +25,26 @@ def test_bundled_matches_scikit_learn(name):
     assert ours.categorical.shape == (len(ours), 0) and ours.categorical.dtype == np.int32
 
 
+def test_diabetes_is_scikit_learns_unscaled_diabetes_as_a_regression():
+    ours = datasets.load_bundled("diabetes")
+    theirs = sklearn.datasets.load_diabetes(scaled=False)
+    np.testing.assert_array_equal(ours.features, theirs.data.astype(np.float32))
+    np.testing.assert_array_equal(ours.labels, theirs.target)
+    assert ours.feature_names.tolist() == list(theirs.feature_names)
+    assert ours.labels.dtype == np.float64 and ours.class_names.tolist() == []
+    assert str(ours.task) == "regression" and str(datasets.load_bundled("iris").task) == "classification"
+
+
+def test_a_regression_target_must_be_finite_and_not_constant():
+    with pytest.raises(datasets.UserError, match=r"^t.csv: the target is 4 in every row; a constant target"):
+        datasets.check_values(np.full(5, 4.0), "t.csv")
+    with pytest.raises(
+        datasets.UserError, match="the target is infinite in row 2; a regression target must be finite"
+    ):
+        datasets.check_values(np.array([1.0, np.inf, 2.0]), "t.csv")
+    datasets.check_values(np.array([1.0, 2.0]), "t.csv")
+
+
 def test_loading_iris_does_not_import_sklearn():
     code = (
         "import sys; from stages import datasets; datasets.load_bundled('iris');"

@@ -92,6 +92,47 @@ def test_train_step_learns_and_val_step_does_not_change_the_model():
     assert accuracy == pytest.approx((model(features).argmax(1) == labels).float().mean().item())
 
 
+def test_a_regression_step_reports_rmse_in_the_targets_units():
+    from stages.tasks import Regression
+
+    torch.manual_seed(0)
+    features = torch.randn(256, 3)
+    values = 50 + 20 * (features[:, 0] - 0.5 * features[:, 2])  # in the target's units
+    task = Regression(center=50.0, scale=20.0)
+    standardised = torch.from_numpy(task.training_target(((values - 50) / 20).double().numpy()))
+    model = build_mlp(3, [16], 1, "relu")
+    optimizer = engine.FunctionalOptimizer("adam", model.parameters(), 0.01, 0.0, 0.9)
+    train = engine.Batches((features,), standardised, 32, torch.Generator().manual_seed(0))
+    loss_fn = task.criterion("mse")
+    first = engine.train_step(train, model, optimizer, loss_fn, task)
+    for _ in range(30):
+        last = engine.train_step(train, model, optimizer, loss_fn, task)
+    assert last[0] < first[0] / 10
+    loss, rmse = engine.val_step(engine.Batches((features,), standardised, 100), model, loss_fn, task)
+    predicted = task.to_units(model(features)[:, 0].detach().numpy())
+    expected = float(((predicted - values.double().numpy()) ** 2).mean() ** 0.5)
+    assert rmse == pytest.approx(expected, rel=1e-4)  # in units: 20x the standardised error
+    assert loss == pytest.approx((expected / 20) ** 2, rel=1e-3)
+
+
+def test_a_loss_of_the_other_task_is_refused_with_one_line():
+    from stages.errors import UserError
+    from stages.tasks import CLASSIFICATION, Regression
+
+    with pytest.raises(
+        UserError, match="train.loss = mse is not a classification loss.* one of auto, cross_entropy$"
+    ):
+        CLASSIFICATION.criterion("mse")
+    with pytest.raises(
+        UserError, match="train.loss = cross_entropy is not a regression loss.* auto, mse, huber$"
+    ):
+        Regression().criterion("cross_entropy")
+    assert Regression().check_loss("auto") == "mse" and CLASSIFICATION.check_loss("auto") == "cross_entropy"
+    huber = Regression().criterion("huber")
+    outputs, targets = torch.tensor([[0.0], [3.0]]), torch.tensor([0.5, 0.0])
+    assert huber(outputs, targets).item() == pytest.approx((0.5 * 0.25 + (3 - 0.5)) / 2)
+
+
 def _fit(patience, epochs=60, seed=0):
     features, labels = _blobs(seed=seed)
     torch.manual_seed(seed)
@@ -129,7 +170,7 @@ def test_model_rebuilds_from_its_config():
     model = TabularNet(4, [5, 30], [3, 8], [16, 8], 3, "none")
     assert [type(m) for m in model.mlp] == [nn.Linear, nn.Linear, nn.Linear]  # the tutorial's stack
     assert model.mlp[0].in_features == 4 + 3 + 8
-    config = model_config(4, [5, 30], [3, 8], [16, 8], "none", ["a", "b", "c"])
+    config = model_config(4, [5, 30], [3, 8], [16, 8], "none", 3)
     clone = from_config(config)
     clone.load_state_dict(model.state_dict())
     x, codes = (

@@ -17,12 +17,12 @@ def history(epochs=12):
 
 
 def test_training_curves_are_byte_reproducible(tmp_path):
-    figures.training_curves(history(), 7, tmp_path / "a.png")
-    figures.training_curves(history(), 7, tmp_path / "b.png")
+    figures.training_curves(history(), 7, "accuracy", tmp_path / "a.png")
+    figures.training_curves(history(), 7, "accuracy", tmp_path / "b.png")
     data = (tmp_path / "a.png").read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and data == (tmp_path / "b.png").read_bytes()
     assert b"matplotlib" not in data and b"Software" not in data
-    figures.training_curves(history(), 8, tmp_path / "c.png")
+    figures.training_curves(history(), 8, "accuracy", tmp_path / "c.png")
     assert (tmp_path / "c.png").read_bytes() != data  # the kept-epoch marker moved
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "c.png"]  # no temp left
 

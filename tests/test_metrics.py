@@ -114,3 +114,36 @@ def test_thin_keeps_the_ends_and_at_most_the_points_asked():
     x = np.arange(1000.0)
     (thinned,) = metrics.thin(x, points=11)
     assert thinned[0] == 0 and thinned[-1] == 999 and len(thinned) == 11
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_regression_report_equals_scikit_learns(seed):
+    rng = np.random.default_rng(seed)
+    actual = rng.normal(100, 30, 200)
+    predicted = actual + rng.normal(0, 10 + 10 * seed, 200)
+    report = metrics.regression_report(actual, predicted)
+    assert report["rmse"] == pytest.approx(sk.root_mean_squared_error(actual, predicted), abs=1e-6)
+    assert report["mae"] == pytest.approx(sk.mean_absolute_error(actual, predicted), abs=1e-6)
+    assert report["r2"] == pytest.approx(sk.r2_score(actual, predicted), abs=1e-6)
+
+
+def test_r2_of_a_constant_actual_is_scikit_learns():
+    actual = np.full(5, 3.0)
+    assert metrics.r2(actual, actual) == sk.r2_score(actual, actual) == 1.0
+    assert metrics.r2(actual, actual + 1) == sk.r2_score(actual, actual + 1) == 0.0
+    assert metrics.r2(np.arange(4.0), np.full(4, 1.5)) == sk.r2_score(np.arange(4.0), np.full(4, 1.5)) == 0.0
+
+
+def test_permutation_importance_of_a_regression_scores_the_drop_in_r2():
+    rng = np.random.default_rng(0)
+    numeric = rng.normal(size=(500, 3)).astype(np.float32)
+    y = 3 * numeric[:, 0] + 0.5 * numeric[:, 1]
+
+    def score(x, codes, values):
+        return metrics.r2(values, 3 * x[:, 0] + 0.5 * x[:, 1])
+
+    rows = metrics.permutation_importance(
+        score, numeric, np.empty((500, 0), np.int32), y, ["a", "b", "c"], 400
+    )
+    assert [r["column"] for r in rows] == ["a", "b", "c"]
+    assert rows[0]["importance"] > 1.5 and 0 < rows[1]["importance"] < 0.2 and rows[2]["importance"] == 0

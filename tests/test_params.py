@@ -58,11 +58,18 @@ def test_train_types_are_coerced():
         ("split", "test_size", 0, "split.test_size must be a fraction strictly between 0 and 1"),
         ("split", "random_state", -1, "split.random_state must be between 0"),
         ("evaluate", "batch_size", 0, "evaluate.batch_size must be >= 1"),
-        ("prepare", "source", "mnist", "prepare.source must be one of iris, wine, breast_cancer, digits or"),
+        (
+            "prepare",
+            "source",
+            "mnist",
+            "prepare.source must be one of iris, wine, breast_cancer, digits, diabetes or",
+        ),
         ("prepare", "source", "/tmp/x.csv", "prepare.source must be a file under data/raw/"),
         ("prepare", "source", "data/x.csv", "prepare.source must be a file under data/raw/"),
         ("prepare", "source", "data/raw/../../x.csv", "prepare.source must be a file under data/raw/"),
         ("prepare", "missing_target", "ignore", "prepare.missing_target must be one of drop, fail"),
+        ("prepare", "task", "ranking", "prepare.task must be one of classification, regression"),
+        ("train", "loss", "hinge", "train.loss must be one of auto, cross_entropy, mse, huber"),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_allowed(section, key, value, message):
@@ -76,6 +83,19 @@ def test_bad_values_name_the_key_and_what_is_allowed(section, key, value, messag
 def test_embedding_dim_is_auto_or_a_width():
     assert params.parse_section("train", repo_section("train")).embedding_dim == "auto"
     assert params.parse_section("train", {**repo_section("train"), "embedding_dim": 16}).embedding_dim == 16
+
+
+@pytest.mark.parametrize(
+    ("source", "task", "fits"),
+    [("diabetes", "classification", "regression"), ("iris", "regression", "classification")],
+)
+def test_a_bundled_source_keeps_its_own_task(source, task, fits):
+    raw = {**repo_section("prepare"), "source": source, "task": task}
+    with pytest.raises(
+        UserError, match=f"is a {fits} dataset but prepare.task = {task}; set prepare.task: {fits}$"
+    ):
+        params.parse_section("prepare", raw)
+    assert params.parse_section("prepare", {**raw, "task": fits}).task == fits
 
 
 def test_table_source_needs_a_target():

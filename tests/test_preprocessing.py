@@ -80,6 +80,8 @@ def text_dataset(columns: dict[str, list[str | None]]) -> Dataset:
         **pack_categories(values),
         labels=np.arange(n) % 2,
         class_names=np.array(["no", "yes"]),
+        task=np.asarray("classification"),
+        target_name=np.asarray("y"),
     )
 
 
@@ -138,3 +140,27 @@ def test_transform_in_place_gives_what_a_new_array_holds():
     features = test.features.copy()
     assert fitted.transform_numeric(features, out=features) is features
     np.testing.assert_array_equal(features, expected)
+
+
+def test_a_regression_target_is_standardised_with_trains_mean_and_std_as_standard_scaler():
+    rng = np.random.default_rng(0)
+    train_values, test_values = rng.normal(150, 40, 300), rng.normal(160, 40, 50)
+    train = numeric_dataset(rng.normal(size=(300, 2)), train_values, ["a", "b"], [], task="regression")
+    preprocessor, _ = preprocessing.fit("standard", 5, train)
+    reference = StandardScaler().fit(train_values[:, None])
+    assert preprocessor.target_center == pytest.approx(reference.mean_[0], rel=1e-12)
+    assert preprocessor.target_scale == pytest.approx(reference.scale_[0], rel=1e-12)
+    scaled = preprocessing.scaled_target(preprocessor, test_values)
+    np.testing.assert_allclose(scaled, reference.transform(test_values[:, None])[:, 0], rtol=1e-12)
+    assert scaled.dtype == np.float64
+    from stages.tasks import Regression
+
+    back = Regression(preprocessor.target_center, preprocessor.target_scale).to_units(scaled)
+    np.testing.assert_allclose(back, test_values, rtol=1e-12)
+
+
+def test_class_labels_are_not_scaled():
+    train = numeric_dataset(np.zeros((4, 1)), np.array([0, 1, 1, 0]), ["a"], ["x", "y"])
+    preprocessor, _ = preprocessing.fit("standard", 5, train)
+    assert preprocessor.target_center is None
+    assert preprocessing.scaled_target(preprocessor, train.labels).tolist() == [0, 1, 1, 0]

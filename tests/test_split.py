@@ -104,3 +104,47 @@ def test_our_train_test_split_refuses_what_scikit_learn_refuses(n, test_size):
         train_test_split(np.arange(n), test_size=test_size, random_state=0, stratify=y)
     with pytest.raises(ValueError):
         split.train_test_split(np.arange(n), test_size, 0, y)
+
+
+def test_binned_split_is_scikit_learns_split_stratified_on_target_deciles():
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    bins = np.searchsorted(np.quantile(y, np.linspace(0, 1, 11)[1:-1]), y, side="right")
+    X_train, X_hold, _, y_hold = train_test_split(X, y, test_size=0.3, random_state=42, stratify=bins)
+    hold_bins = np.searchsorted(np.quantile(y, np.linspace(0, 1, 11)[1:-1]), y_hold, side="right")
+    X_val, X_test, _, _ = train_test_split(
+        X_hold, y_hold, test_size=0.33, random_state=42, stratify=hold_bins
+    )
+    rows, n_bins = split.binned_split(y, DEFAULT)
+    assert n_bins == split.TARGET_BINS == 10
+    np.testing.assert_array_equal(X[rows["train"]], X_train)
+    np.testing.assert_array_equal(X[rows["val"]], X_val)
+    np.testing.assert_array_equal(X[rows["test"]], X_test)
+    # val and test span the target's range: each holds rows of every decile
+    for part in rows.values():
+        assert np.unique(bins[part]).tolist() == list(range(10))
+
+
+def test_quantile_bins_are_even_and_ties_share_a_bin():
+    values = np.arange(1000.0)
+    assert np.bincount(split.quantile_bins(values, 10)).tolist() == [100] * 10
+    tied = np.r_[np.zeros(600), np.arange(1.0, 401.0)]
+    bins = split.quantile_bins(tied, 10)
+    assert len(np.unique(bins[:600])) == 1 and len(np.unique(bins)) < 10
+
+
+@pytest.mark.parametrize(("n", "expected_bins"), [(400, 10), (100, 10), (40, 4), (12, 2), (8, 1)])
+def test_a_small_table_is_split_on_fewer_bins(n, expected_bins):
+    y = np.random.default_rng(0).normal(size=n)
+    rows, n_bins = split.binned_split(y, DEFAULT)
+    assert n_bins == expected_bins
+    assert sorted(np.concatenate(list(rows.values())).tolist()) == list(range(n))
+    assert all(len(part) for part in rows.values())
+
+
+def test_too_few_rows_for_val_and_test_is_one_line():
+    with pytest.raises(
+        UserError, match="cannot split 3 rows into train, val and test with at least one row each"
+    ):
+        split.binned_split(np.array([1.0, 2.0, 3.0]), DEFAULT)

@@ -12,7 +12,12 @@ from stages.errors import UserError
 from .conftest import mixed_table, write_table
 
 BASE = params.PrepareParams(
-    source="data/raw/t.csv", target="status", drop=("customer_id",), text=(), missing_target="fail"
+    task="classification",
+    source="data/raw/t.csv",
+    target="status",
+    drop=("customer_id",),
+    text=(),
+    missing_target="fail",
 )
 
 
@@ -54,6 +59,59 @@ def test_numeric_labels_sort_as_numbers(raw):
     write_table({"x": list(range(12)), "y": [2, 10, 1] * 4}, raw / "t.csv")
     data = load(target="y", drop=())
     assert data.class_names.tolist() == ["1", "2", "10"]
+
+
+def test_a_numeric_target_is_a_regression_target_with_text_features_kept(raw):
+    table = mixed_table()
+    write_table(table, raw / "t.parquet")
+    data = load(
+        source="data/raw/t.parquet", task="regression", target="tenure", drop=("customer_id", "status")
+    )
+    assert str(data.task) == "regression" and str(data.target_name) == "tenure"
+    assert data.labels.dtype == np.float64 and data.labels.tolist() == table["tenure"]
+    assert data.class_names.tolist() == [] and data.feature_names.tolist() == ["spend"]
+    assert data.categorical_names.tolist() == ["city", "plan"]
+
+
+@pytest.mark.parametrize("policy", ["fail", "drop"])
+def test_an_empty_regression_target_follows_missing_target(raw, policy):
+    write(raw, "x,y\n1,1.5\n2,\n3,NaN\n4,2.5\n5,7\n")
+    if policy == "fail":
+        with pytest.raises(
+            UserError, match="target column 'y' is empty in 2 of 5 rows; .* prepare.missing_target: drop"
+        ):
+            load(task="regression", target="y", drop=())
+        return
+    data = load(task="regression", target="y", drop=(), missing_target="drop")
+    assert data.labels.tolist() == [1.5, 2.5, 7.0] and data.features[:, 0].tolist() == [1, 4, 5]
+
+
+def test_text_in_a_regression_target_names_the_row_and_value(raw):
+    write(raw, "x,price\n1,10.5\n2,12\n3,call us\n4,9\n")
+    with pytest.raises(
+        UserError,
+        match=r"^data/raw/t.csv: column 'price' is the target of a regression \(prepare.task\) and must hold "
+        r"numbers; found 'call us' in row 3$",
+    ):
+        load(task="regression", target="price", drop=())
+
+
+def test_a_constant_regression_target_is_refused(raw):
+    write(raw, "x,y\n1,3\n2,3\n3,3\n")
+    with pytest.raises(
+        UserError, match="the target is 3 in every row; a constant target leaves nothing to learn"
+    ):
+        load(task="regression", target="y", drop=())
+
+
+def test_fractional_numbers_as_classes_suggest_regression(raw):
+    write(raw, "x,y\n1,1.0\n2,2.0\n3,2.5\n4,3.75\n")
+    with pytest.raises(
+        UserError,
+        match=r"target column 'y' holds 2 value\(s\) that are not whole numbers \(e.g. 2.5\), so they "
+        r"are not classes; for a numeric target set prepare.task: regression$",
+    ):
+        load(target="y", drop=())
 
 
 def write(raw, text: str, name: str = "t.csv") -> None:

@@ -73,7 +73,7 @@ def main() -> None:
     history = artifacts.read_csv_columns(artifacts.HISTORY)
     best_epoch = artifacts.read_json(artifacts.TRAIN_METRICS)["best_epoch"]
     figures.training_curves(history, best_epoch, task.metric, artifacts.CURVES_PNG)
-    log.info("%s on %d test rows", summary, len(test["labels"]))
+    log.info("%s on %d rows", summary, len(test["labels"]))
 
 
 def evaluate_classification(task, config, test, logits, loss, forward):

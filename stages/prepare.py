@@ -20,13 +20,14 @@ def main() -> None:
     p = params.load("prepare")
     dataset = load_source(p)
     artifacts.write_npz(artifacts.PREPARED, dataset.to_arrays())
+    target = f"{len(dataset.class_names)} classes" if p.task == "classification" else "a numeric target"
     log.info(
-        "%s: %d rows, %d numeric + %d categorical features, %d classes",
+        "%s: %d rows, %d numeric + %d categorical features, %s",
         p.source,
         len(dataset),
         len(dataset.feature_names),
         len(dataset.categorical_names),
-        len(dataset.class_names),
+        target,
     )
 
 

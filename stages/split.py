@@ -161,18 +161,19 @@ def main() -> None:
     if task.name == "regression":
         splits, n_bins = binned_split(dataset.labels, p)
         log.info("stratified on %d quantile bin(s) of the target", n_bins)
+
+        def describe(labels: np.ndarray) -> str:
+            return f"target from {labels.min():g} to {labels.max():g}"
     else:
         splits = stratified_split(dataset.labels, dataset.class_names, p)
+
+        def describe(labels: np.ndarray) -> str:
+            return f"per class {np.bincount(labels, minlength=len(dataset.class_names)).tolist()}"
+
     for name, rows in splits.items():
         part = dataset.take(rows)
         artifacts.write_npz(artifacts.SPLIT[name], {**part.to_arrays(), "rows": rows})
-        if task.name == "regression":
-            log.info(
-                "%s: %d rows, target from %g to %g", name, len(rows), part.labels.min(), part.labels.max()
-            )
-        else:
-            counts = np.bincount(part.labels, minlength=len(dataset.class_names))
-            log.info("%s: %d rows, per class %s", name, len(rows), counts.tolist())
+        log.info("%s: %d rows, %s", name, len(rows), describe(part.labels))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import json
 import shutil
 import sys
 
+import numpy as np
 import pytest
 
 from .conftest import REPO, Project, customers_example, stages_ran, write_table
@@ -160,3 +161,81 @@ def test_a_team_shares_the_recorded_artifacts_through_a_remote(walk, tmp_path):
     assert teammate.repro() == []
     done = teammate.run(sys.executable, "-m", "stages.predict", "examples/iris_new_rows.csv", "-o", "p.csv")
     assert done.returncode == 0, done.stderr
+
+
+def read_csv(path) -> list[dict]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_regression_on_a_branch_and_back(walk):
+    """The Regression section, with what it says of the views, predict and reproducibility."""
+    before = state(walk)
+    walk.git("checkout", "-q", "-b", "diabetes")
+    done = walk.dvc("exp", "run", "-S", "prepare.task=regression", "-S", "prepare.source=diabetes")
+    assert stages_ran(done) == ["prepare", "split", "scale", "train", "evaluate"]
+    assert "split: stratified on 10 quantile bin(s) of the target" in done.stdout + done.stderr
+    report = json.loads(walk.path("metrics/eval.json").read_text())
+    assert list(report) == ["rmse", "mae", "r2", "loss"]
+    assert report["r2"] > 0.35 and report["rmse"] < 65  # the target spans 25-346, std 77
+    history = read_csv(walk.path("metrics/history.csv"))
+    assert list(history[0]) == ["epoch", "train_loss", "train_rmse", "val_loss", "val_rmse"]
+
+    # the views: this task's filled (every test row: 44 of 442), the other task's header only
+    scatter = read_csv(walk.path("metrics/predicted_actual.csv"))
+    residuals = read_csv(walk.path("metrics/residuals.csv"))
+    assert len(scatter) == len(residuals) == 44
+    for point, residual in zip(scatter, residuals, strict=True):
+        error = float(point["actual"]) - float(point["predicted"])
+        assert float(residual["residual"]) == pytest.approx(error, abs=2e-6)
+    for name in ("calibration", "confusion", "precision_recall", "roc"):
+        assert walk.path(f"metrics/{name}.csv").read_text().count("\n") == 1
+    pngs = sorted(p.stem for p in walk.path("metrics/plots").iterdir())
+    assert pngs == ["importance", "predicted_actual", "residuals", "training"]
+    shown = json.loads(walk.dvc("plots", "show", "--json").stdout)
+    assert not shown.get("errors")
+    drawn = {name for name, plots in shown["data"].items() if plots}
+    csvs = ("predicted_actual", "residuals", "importance", "history")
+    assert drawn == {f"metrics/{v}.csv" for v in csvs} | {f"metrics/plots/{p}.png" for p in pngs}
+
+    # byte-identical on a forced rerun
+    recorded = walk.lock_md5s()
+    assert walk.repro("-f") == ["prepare", "split", "scale", "train", "evaluate"]
+    assert walk.lock_md5s() == recorded
+
+    walk.git("add", "-A")
+    walk.git("commit", "-qm", "diabetes: a regression")
+    diff = walk.dvc("metrics", "diff", "main", "diabetes").stdout
+    for line in ("metrics/eval.json   accuracy", "metrics/eval.json   r2", "metrics/train.json  val_rmse"):
+        assert line in diff
+    as_json = json.loads(walk.dvc("metrics", "diff", "main", "diabetes", "--json").stdout)[
+        "metrics/eval.json"
+    ]
+    assert as_json["accuracy"]["new"] is None and as_json["r2"]["old"] is None
+    assert as_json["r2"]["new"] == report["r2"] and as_json["rmse"]["new"] == report["rmse"]
+
+    # experiments on the branch; [] after [16,8]: params.yaml stays valid YAML (see its comment)
+    for value in ("train.hidden=[16,8]", "train.hidden=[]"):
+        assert stages_ran(walk.dvc("exp", "run", "-S", value)) == ["train", "evaluate"]
+    walk.git("checkout", ".")
+    assert walk.repro() == []
+    shown = walk.dvc(
+        "exp", "show", "--no-pager", "--drop", ".*", "--keep", "Experiment|^r2$|train.hidden"
+    ).stdout
+    assert "[16, 8]" in shown and "[]" in shown
+
+    # predict writes the predicted value, in the target's units, as evaluate scored it
+    rows_in, rows_out = "examples/diabetes_new_rows.csv", "predictions/diabetes.csv"
+    done = walk.run(sys.executable, "-m", "stages.predict", rows_in, "-o", rows_out)
+    assert done.stderr.strip() == "predict: 4 rows -> predictions/diabetes.csv"
+    predicted = [float(row["predicted"]) for row in read_csv(walk.path(rows_out))]
+    assert list(read_csv(walk.path(rows_out))[0]) == ["predicted"]
+    # the file holds the test split's first four rows, whose targets the README quotes
+    assert [float(r["actual"]) for r in scatter[:4]] == [225.0, 263.0, 283.0, 156.0]
+    np.testing.assert_allclose(predicted, [float(r["predicted"]) for r in scatter[:4]], rtol=1e-6)
+    walk.path(rows_out).unlink()
+
+    # and back to Iris, as printed
+    walk.git("checkout", "-q", "main")
+    assert walk.repro() == []
+    assert state(walk) == before

@@ -48,6 +48,3 @@ def test_exp_run_turns_a_table_source_into_a_regression(project):
     path = project.path("models/model.pt")
     assert (not path.exists() or path.read_bytes() == model) and project.lock_md5s() == before
     assert not list(project.root.rglob(".*.tmp"))
-    project.set_param("train", "loss", "huber")
-    assert project.repro() == ["train", "evaluate"]
-    assert json.loads(project.path("metrics/eval.json").read_text())["r2"] > 0.3

@@ -1,4 +1,5 @@
-"""Other sources through the real DVC CLI: a messy CSV tracked with `dvc add`, bundled sets."""
+"""Other sources through the real DVC CLI: a messy CSV tracked with `dvc add` (a classification,
+then a regression of one of its columns), bundled sets. diabetes: test_readme's Regression."""
 
 import csv
 import json
@@ -8,7 +9,7 @@ import pytest
 
 from stages import artifacts
 
-from .conftest import mixed_table, write_table
+from .conftest import mixed_table, stages_ran, write_table
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +22,7 @@ def use_table(project, table, name="customers.csv"):
     project.set_param("prepare", "drop", "[customer_id]")
 
 
-def test_csv_source_with_categoricals_and_missing_values_end_to_end(project):
+def test_csv_source_with_categoricals_and_missing_values_end_to_end_then_as_a_regression(project):
     use_table(project, mixed_table(rows=240))
     assert project.repro() == ["prepare", "split", "scale", "train", "evaluate"]
     report = json.loads(project.path("metrics/eval.json").read_text())
@@ -45,6 +46,36 @@ def test_csv_source_with_categoricals_and_missing_values_end_to_end(project):
     # Editing the tracked table reruns prepare.
     use_table(project, mixed_table(rows=240, seed=1))
     assert project.repro()[0] == "prepare"
+
+    # The same table as a regression of its numeric column `spend`, by `dvc exp run -S`.
+    done = project.dvc(
+        "exp", "run", "-n", "spend", "-S", "prepare.task=regression", "-S", "prepare.target=spend",
+        "-S", "prepare.missing_target=drop",
+    )  # fmt: skip
+    assert stages_ran(done) == ["prepare", "split", "scale", "train", "evaluate"]
+    shown = project.dvc("exp", "show", "--json").stdout
+    assert '"r2"' in shown and '"spend"' in shown
+    report = json.loads(project.path("metrics/eval.json").read_text())
+    assert list(report) == ["rmse", "mae", "r2", "loss"]
+    assert report["r2"] > 0.3  # spend is 40 higher on the pro plan, with noise of std 15
+    config = artifacts.read_torch(project.path("models/model.pt"))["config"]
+    assert (config["task"], config["target_name"], config["n_outputs"]) == ("regression", "spend", 1)
+    assert config["input_categorical"] == ["city", "plan", "status"]
+
+    # a classification loss on a regression: one line; nothing half-written (DVC deletes a
+    # stage's outs before running it: model.pt is gone or whole, `dvc checkout` restores it)
+    before, model = project.lock_md5s(), project.path("models/model.pt").read_bytes()
+    project.set_param("train", "loss", "cross_entropy")
+    done = project.dvc("repro", check=False)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert line == (
+        "error: params.yaml: train.loss = cross_entropy is not a regression loss, and the data is a "
+        "regression task (prepare.task); train.loss must be one of auto, mse, huber"
+    )
+    path = project.path("models/model.pt")
+    assert (not path.exists() or path.read_bytes() == model) and project.lock_md5s() == before
+    assert not list(project.root.rglob(".*.tmp"))
 
 
 def test_a_bad_table_stops_prepare_with_one_line(project):

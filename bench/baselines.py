@@ -73,7 +73,6 @@ def inputs(train: dict, test: dict) -> tuple[tuple, tuple, list[bool]]:
 
 def baseline_scores(root: Path) -> dict[str, dict]:
     from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
 
@@ -81,8 +80,7 @@ def baseline_scores(root: Path) -> dict[str, dict]:
     test = artifacts.read_npz(root / artifacts.SCALED["test"])
     names = test["class_names"].tolist()
     one_hot, coded, categorical = inputs(train, test)
-    scores = {}
-    for name, model, (x_train, x_test) in (
+    candidates = (
         ("LogisticRegression", LogisticRegression(max_iter=5000, random_state=0), one_hot),
         ("MLPClassifier", MLPClassifier(max_iter=1000, random_state=0), one_hot),
         (
@@ -90,17 +88,28 @@ def baseline_scores(root: Path) -> dict[str, dict]:
             HistGradientBoostingClassifier(random_state=0, categorical_features=categorical or None),
             coded,
         ),
-    ):
+    )
+    return {
+        name: classification_report(test["labels"], predicted, names)
+        for name, predicted in fit_and_predict(candidates, train["labels"]).items()
+    }
+
+
+def fit_and_predict(candidates, labels) -> dict:
+    """Each (name, model, (x_train, x_test)) fit on x_train and `labels`: its test predictions."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    predictions = {}
+    for name, model, (x_train, x_test) in candidates:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(x_train, train["labels"])
-        scores[name] = classification_report(test["labels"], model.predict(x_test), names)
-    return scores
+            model.fit(x_train, labels)
+        predictions[name] = model.predict(x_test)
+    return predictions
 
 
 def regression_scores(root: Path) -> dict[str, dict]:
     from sklearn.ensemble import HistGradientBoostingRegressor
-    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import Ridge
     from sklearn.neural_network import MLPRegressor
 
@@ -108,8 +117,7 @@ def regression_scores(root: Path) -> dict[str, dict]:
     test = artifacts.read_npz(root / artifacts.SCALED["test"])
     task = tasks.from_arrays(test)
     one_hot, coded, categorical = inputs(train, test)
-    scores = {}
-    for name, model, (x_train, x_test) in (
+    candidates = (
         ("Ridge", Ridge(), one_hot),
         ("MLPRegressor", MLPRegressor(max_iter=1000, random_state=0), one_hot),
         (
@@ -117,12 +125,12 @@ def regression_scores(root: Path) -> dict[str, dict]:
             HistGradientBoostingRegressor(random_state=0, categorical_features=categorical or None),
             coded,
         ),
-    ):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(x_train, train["labels"])
-        scores[name] = regression_report(task.to_units(test["labels"]), task.to_units(model.predict(x_test)))
-    return scores
+    )
+    actual = task.to_units(test["labels"])
+    return {
+        name: regression_report(actual, task.to_units(predicted))
+        for name, predicted in fit_and_predict(candidates, train["labels"]).items()
+    }
 
 
 def run_pipeline(parent: Path, settings: dict[str, str]) -> tuple[Path, dict]:

@@ -28,6 +28,13 @@ def stages_ran(done: subprocess.CompletedProcess) -> list[str]:
     return re.findall(r"Running stage '(\w+)'", done.stdout)
 
 
+def stage_error_line(done: subprocess.CompletedProcess) -> str:
+    """The one `error: ...` line of a `dvc repro` whose stage refused its input (no traceback)."""
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    return line
+
+
 class Project:
     """A throwaway copy of the repository with its own git history and DVC cache."""
 

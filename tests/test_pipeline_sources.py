@@ -9,7 +9,7 @@ import pytest
 
 from stages import artifacts
 
-from .conftest import mixed_table, stages_ran, write_table
+from .conftest import mixed_table, stage_error_line, stages_ran, write_table
 
 pytestmark = pytest.mark.slow
 
@@ -66,10 +66,7 @@ def test_csv_source_with_categoricals_and_missing_values_end_to_end_then_as_a_re
     # stage's outs before running it: model.pt is gone or whole, `dvc checkout` restores it)
     before, model = project.lock_md5s(), project.path("models/model.pt").read_bytes()
     project.set_param("train", "loss", "cross_entropy")
-    done = project.dvc("repro", check=False)
-    assert done.returncode != 0 and "Traceback" not in done.stderr
-    (line,) = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
-    assert line == (
+    assert stage_error_line(project.dvc("repro", check=False)) == (
         "error: params.yaml: train.loss = cross_entropy is not a regression loss, and the data is a "
         "regression task (prepare.task); train.loss must be one of auto, mse, huber"
     )
@@ -82,10 +79,7 @@ def test_a_bad_table_stops_prepare_with_one_line(project):
     table = mixed_table()
     table["status"][3] = None
     use_table(project, table)
-    done = project.dvc("repro", check=False)
-    assert done.returncode != 0 and "Traceback" not in done.stderr
-    (line,) = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
-    assert line == (
+    assert stage_error_line(project.dvc("repro", check=False)) == (
         "error: data/raw/customers.csv: target column 'status' is empty in 1 of 150 rows; "
         "fill them in, or set prepare.missing_target: drop"
     )

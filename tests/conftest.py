@@ -41,14 +41,15 @@ class Project:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run(args, cwd=self.root, env=project_env(), capture_output=True, text=True)
+    def run(self, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+        environment = project_env() | (env or {})
+        done = subprocess.run(args, cwd=self.root, env=environment, capture_output=True, text=True)
         if check and done.returncode != 0:
             raise AssertionError(f"{' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
         return done
 
-    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return self.run(str(BIN / "dvc"), *args, check=check)
+    def dvc(self, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+        return self.run(str(BIN / "dvc"), *args, check=check, env=env)
 
     def git(self, *args: str) -> subprocess.CompletedProcess:
         return self.run("git", *args)

@@ -36,8 +36,11 @@ VIEWS = {  # each task's plot files and their columns
 
 def main() -> None:
     p = params.load("evaluate")
-    numerics.apply(params.load("train").numerics)  # the model's own setting, before torch loads
+    train = params.load("train")
+    numerics.apply(train.numerics)  # the model's own setting, before torch loads
     import torch
+
+    numerics.set_threads(train.threads)
 
     from stages import engine
     from stages.model import from_payload

@@ -41,3 +41,13 @@ def environment(setting: str, base: Mapping[str, str] = os.environ) -> dict[str,
     env = dict(base)
     _set(env, setting)
     return env
+
+
+def set_threads(count: int) -> None:
+    """train.threads: torch's intra-op threads for this process; 0 keeps torch's default (one
+    per physical core). Under `native` numerics the count changes the last bits of training
+    (MKL splits sums by thread); under `portable` it does not."""
+    if count:
+        import torch
+
+        torch.set_num_threads(count)

@@ -142,6 +142,7 @@ class TrainParams:
     loss: str  # auto: cross_entropy for classification, mse for regression; huber: regression
     device: str
     numerics: str  # portable: same bytes on any x86-64 host; native: this host's fastest kernels
+    threads: int  # CPU threads of train and evaluate; 0 = torch's default (one per core)
     patience: int  # early stopping on val loss; 0 turns it off
     min_delta: float  # smallest val-loss drop that counts as better
 
@@ -164,6 +165,7 @@ class TrainParams:
         _one_of("train.loss", self.loss, LOSSES)
         _one_of("train.device", self.device, DEVICES)
         _one_of("train.numerics", self.numerics, NUMERICS)
+        _in_range("train.threads", self.threads, 0)
         _in_range("train.patience", self.patience, 0)
         _in_range("train.min_delta", self.min_delta, 0.0)
 

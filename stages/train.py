@@ -106,6 +106,8 @@ def main() -> None:
     numerics.apply(p.numerics)
     from stages import engine
 
+    numerics.set_threads(p.threads)
+
     device = engine.resolve_device(p.device)
     log.info("device %s", device)
     started = time.perf_counter()

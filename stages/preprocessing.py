@@ -35,9 +35,8 @@ class Preprocessor:
     text_names: list[str]
     vocabularies: list[list[str]]  # per text column: its values with a code, code = 2 + position
     min_frequency: int
-    task: str = "classification"
-    # regression: the target is standardised, (y - target_center) / target_scale, with train's
-    # mean and standard deviation (ddof 0, as StandardScaler)
+    # regression (None for classification): the target is standardised, (y - target_center) /
+    # target_scale, with train's mean and standard deviation (ddof 0, as StandardScaler)
     target_center: float | None = None
     target_scale: float | None = None
 
@@ -124,7 +123,6 @@ def fit(method: str, min_frequency: int, train: Dataset) -> tuple[Preprocessor, 
         text_names=train.categorical_names.tolist(),
         vocabularies=vocabularies,
         min_frequency=min_frequency,
-        task=str(train.task),
         target_center=target_center,
         target_scale=target_scale,
     )

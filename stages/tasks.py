@@ -23,8 +23,26 @@ if TYPE_CHECKING:
 HUBER_DELTA = 1.0  # on the standardised target: one train standard deviation
 
 
+class _Task:
+    """What both tasks share: resolving train.loss against the task's own losses."""
+
+    name: str
+    losses: tuple[str, ...]
+
+    def check_loss(self, loss: str) -> str:
+        """train.loss resolved for this task (auto: the task's first loss), or one line why not."""
+        if loss == "auto":
+            return self.losses[0]
+        if loss not in self.losses:
+            raise UserError(
+                f"params.yaml: train.loss = {loss} is not a {self.name} loss, and the data is a "
+                f"{self.name} task (prepare.task); train.loss must be one of auto, {', '.join(self.losses)}"
+            )
+        return loss
+
+
 @dataclass(frozen=True)
-class Classification:
+class Classification(_Task):
     """Integer labels indexing class names; logits out, one per class."""
 
     name = "classification"
@@ -55,12 +73,9 @@ class Classification:
         """What the model's config records to read its outputs back (from a scaled split)."""
         return {"task": self.name, "class_names": arrays["class_names"].tolist()}
 
-    def check_loss(self, loss: str) -> str:
-        return _check_loss(self, loss)
-
 
 @dataclass(frozen=True)
-class Regression:
+class Regression(_Task):
     """A float target, standardised by the scale stage with train's mean and standard deviation
     (center, scale); the network has one output in those standard units, and everything a person
     reads (RMSE, plots, predictions) is mapped back to the target's own units."""
@@ -104,21 +119,6 @@ class Regression:
     def to_units(self, standardised: np.ndarray) -> np.ndarray:
         """float64 values in the target's units from the network's standard units."""
         return np.asarray(standardised, dtype=np.float64) * self.scale + self.center
-
-    def check_loss(self, loss: str) -> str:
-        return _check_loss(self, loss)
-
-
-def _check_loss(task: Classification | Regression, loss: str) -> str:
-    """train.loss resolved for this task (auto: the task's first loss), or one line why not."""
-    if loss == "auto":
-        return task.losses[0]
-    if loss not in task.losses:
-        raise UserError(
-            f"params.yaml: train.loss = {loss} is not a {task.name} loss, and the data is a "
-            f"{task.name} task (prepare.task); train.loss must be one of auto, {', '.join(task.losses)}"
-        )
-    return loss
 
 
 CLASSIFICATION = Classification()

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from stages.errors import UserError
+
 SPLITS = ("train", "val", "test")
 
 PREPARED = Path("data/prepared/dataset.npz")
@@ -67,8 +69,12 @@ def write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as archive:
-        return {name: archive[name] for name in archive.files}
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except OSError as error:  # a stage's input gone or unreadable: `dvc repro` makes it again
+        reason = error.strerror or str(error)
+        raise UserError(f"cannot read {path}: {reason}; `dvc repro` rebuilds it") from None
 
 
 def write_json(path: Path, payload: object) -> None:

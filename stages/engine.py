@@ -48,6 +48,16 @@ class Batches:
             rows = order[start : start + size]
             yield tuple(t[rows] for t in self.inputs), self.labels[rows]
 
+    # What a training or validation step asks of the rows it iterated; on several processes
+    # (stages/distributed.py) these weigh this process's share and sum over every process.
+    def gradient_loss(self, loss: torch.Tensor) -> torch.Tensor:
+        """The loss to differentiate for the batch just yielded: its mean, as it is."""
+        return loss
+
+    def epoch_totals(self, loss_sum: torch.Tensor, score_sum, rows: int) -> tuple[float, float, int]:
+        """An epoch's summed loss and metric, and its row count, as numbers."""
+        return loss_sum.item(), float(score_sum), rows
+
 
 class FunctionalOptimizer:
     """Adam, AdamW or SGD with torch's own update kernels (torch.optim.adam.adam, .sgd.sgd).
@@ -101,17 +111,19 @@ def train_step(
     (accuracy, or RMSE in the target's units)."""
     model.train()
     total_loss = torch.zeros((), device=batches.labels.device)
-    total_score = 0  # becomes a tensor on the device at the first batch
+    total_score, n = 0, 0  # total_score becomes a tensor on the device at the first batch
     for inputs, targets in batches:
         optimizer.zero_grad()
         outputs = model(*inputs)
         loss = loss_fn(outputs, targets)
-        loss.backward()
+        batches.gradient_loss(loss).backward()
         optimizer.step()
-        total_loss += loss.detach() * len(targets)
-        total_score = total_score + task.batch_score(outputs.detach(), targets)
-    n = len(batches.labels)
-    return total_loss.item() / n, task.epoch_metric(float(total_score), n)
+        if len(targets):  # one of several processes can hold no row of a last small batch
+            total_loss += loss.detach() * len(targets)
+            total_score = total_score + task.batch_score(outputs.detach(), targets)
+            n += len(targets)
+    loss_sum, score_sum, n = batches.epoch_totals(total_loss, total_score, n)
+    return loss_sum / n, task.epoch_metric(score_sum, n)
 
 
 @torch.inference_mode()
@@ -121,13 +133,15 @@ def val_step(
     """Per-sample average loss and the task's metric over `batches`, without updating the model."""
     model.eval()
     total_loss = torch.zeros((), device=batches.labels.device)
-    total_score = 0
+    total_score, n = 0, 0
     for inputs, targets in batches:
-        outputs = model(*inputs)
-        total_loss += loss_fn(outputs, targets) * len(targets)
-        total_score = total_score + task.batch_score(outputs, targets)
-    n = len(batches.labels)
-    return total_loss.item() / n, task.epoch_metric(float(total_score), n)
+        if len(targets):
+            outputs = model(*inputs)
+            total_loss += loss_fn(outputs, targets) * len(targets)
+            total_score = total_score + task.batch_score(outputs, targets)
+            n += len(targets)
+    loss_sum, score_sum, n = batches.epoch_totals(total_loss, total_score, n)
+    return loss_sum / n, task.epoch_metric(score_sum, n)
 
 
 @torch.inference_mode()

@@ -143,6 +143,7 @@ class TrainParams:
     device: str
     numerics: str  # portable: same bytes on any x86-64 host; native: this host's fastest kernels
     threads: int  # CPU threads of train and evaluate; 0 = torch's default (one per core)
+    world_size: int  # training processes (torch.distributed, stages/distributed.py); 1 = this one
     patience: int  # early stopping on val loss; 0 turns it off
     min_delta: float  # smallest val-loss drop that counts as better
 
@@ -166,6 +167,7 @@ class TrainParams:
         _one_of("train.device", self.device, DEVICES)
         _one_of("train.numerics", self.numerics, NUMERICS)
         _in_range("train.threads", self.threads, 0)
+        _in_range("train.world_size", self.world_size, 1)
         _in_range("train.patience", self.patience, 0)
         _in_range("train.min_delta", self.min_delta, 0.0)
 

@@ -7,6 +7,7 @@ torch is imported inside the functions: train.numerics must be applied before it
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -19,20 +20,24 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from stages import engine
+    from stages import distributed, engine
 
 log = logging.getLogger("train")
 
 
-def to_batches(path, device: torch.device, batch_size: int, generator=None) -> tuple[engine.Batches, dict]:
+def to_batches(
+    path, device: torch.device, batch_size: int, generator=None, group: distributed.Group | None = None
+) -> tuple[engine.Batches, dict]:
+    """A split's rows on the device, as batches (this rank's share of each, on several processes)."""
     import torch
 
     from stages import engine
 
     arrays = artifacts.read_npz(path)
     inputs = (torch.from_numpy(arrays["features"]).to(device), torch.from_numpy(arrays["codes"]).to(device))
-    target = tasks.from_arrays(arrays).training_target(arrays["labels"])
-    return engine.Batches(inputs, torch.from_numpy(target).to(device), batch_size, generator), arrays
+    labels = torch.from_numpy(tasks.from_arrays(arrays).training_target(arrays["labels"])).to(device)
+    make = engine.Batches if group is None else group.batches
+    return make(inputs, labels, batch_size, generator), arrays
 
 
 def progress_printer(epochs: int, metric: str = "accuracy") -> Callable[[engine.Epoch, int], None]:
@@ -55,8 +60,11 @@ def progress_printer(epochs: int, metric: str = "accuracy") -> Callable[[engine.
     return report
 
 
-def train(p: params.TrainParams, device: torch.device) -> tuple[nn.Module, engine.FitResult, dict, str]:
-    """The trained model, its history, its config and the name of the task's metric."""
+def train(
+    p: params.TrainParams, device: torch.device, group: distributed.Group | None = None
+) -> tuple[nn.Module, engine.FitResult, dict, str]:
+    """The trained model, its history, its config and the name of the task's metric. With a
+    group (train.world_size > 1) this is one rank: its share of each batch, DDP's gradients."""
     import torch
 
     from stages import engine
@@ -64,8 +72,8 @@ def train(p: params.TrainParams, device: torch.device) -> tuple[nn.Module, engin
 
     torch.manual_seed(p.seed)
     shuffle = torch.Generator().manual_seed(p.seed)
-    train_batches, arrays = to_batches(artifacts.SCALED["train"], device, p.batch_size, shuffle)
-    val_batches, _ = to_batches(artifacts.SCALED["val"], device, max(p.batch_size, 4096))
+    train_batches, arrays = to_batches(artifacts.SCALED["train"], device, p.batch_size, shuffle, group)
+    val_batches, _ = to_batches(artifacts.SCALED["val"], device, max(p.batch_size, 4096), None, group)
     task = tasks.from_arrays(arrays)
     loss_fn = task.criterion(p.loss)  # refuses a loss of the other task before any work
     class_names = arrays["class_names"].tolist()
@@ -74,13 +82,16 @@ def train(p: params.TrainParams, device: torch.device) -> tuple[nn.Module, engin
     widths = embedding_widths(cardinalities, p.embedding_dim)
     n_outputs = task.n_outputs(class_names)
     model = TabularNet(n_numeric, cardinalities, widths, list(p.hidden), n_outputs, p.activation).to(device)
-    optimizer = engine.FunctionalOptimizer(p.optimizer, model.parameters(), p.lr, p.weight_decay, p.momentum)
+    fitted = model if group is None else group.wrap(model)  # DDP shares model's parameters
+    optimizer = engine.FunctionalOptimizer(p.optimizer, fitted.parameters(), p.lr, p.weight_decay, p.momentum)
+    reports = group is None or group.reports
     result = engine.fit(
-        model, optimizer, loss_fn, train_batches, val_batches,
+        fitted, optimizer, loss_fn, train_batches, val_batches,
         epochs=p.epochs, patience=p.patience, min_delta=p.min_delta,
-        on_epoch=progress_printer(p.epochs, task.metric), task=task,
+        on_epoch=progress_printer(p.epochs, task.metric) if reports else lambda epoch, best: None,
+        task=task,
     )  # fmt: skip
-    if sys.stderr.isatty():
+    if reports and sys.stderr.isatty():
         print(file=sys.stderr)
     config = model_config(n_numeric, cardinalities, widths, list(p.hidden), p.activation, n_outputs)
     config.update(task.config(arrays), loss=task.check_loss(p.loss))
@@ -101,9 +112,26 @@ def train_metrics(result: engine.FitResult, metric: str = "accuracy") -> dict:
     }
 
 
+def write_outputs(model: nn.Module, result: engine.FitResult, config: dict, metric: str) -> None:
+    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
+    artifacts.write_torch(artifacts.MODEL, {"config": config, "state_dict": state})
+    columns = ["epoch", "train_loss", f"train_{metric}", "val_loss", f"val_{metric}"]
+    rows = [
+        [e.epoch, *(round(v, 6) for v in (e.train_loss, e.train_metric, e.val_loss, e.val_metric))]
+        for e in result.history
+    ]
+    artifacts.write_csv(artifacts.HISTORY, columns, rows)
+    artifacts.write_json(artifacts.TRAIN_METRICS, train_metrics(result, metric))
+
+
 def main() -> None:
     p = params.load("train")
     numerics.apply(p.numerics)
+    if p.world_size > 1 or os.environ.get("TORCHELASTIC_RUN_ID"):  # distributed.WORKER_VARIABLE
+        from stages import distributed  # loads torch
+
+        distributed.main(p)
+        return
     from stages import engine
 
     numerics.set_threads(p.threads)
@@ -118,15 +146,7 @@ def main() -> None:
         time.perf_counter() - started,
         result.best_epoch,
     )
-    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
-    artifacts.write_torch(artifacts.MODEL, {"config": config, "state_dict": state})
-    columns = ["epoch", "train_loss", f"train_{metric}", "val_loss", f"val_{metric}"]
-    rows = [
-        [e.epoch, *(round(v, 6) for v in (e.train_loss, e.train_metric, e.val_loss, e.val_metric))]
-        for e in result.history
-    ]
-    artifacts.write_csv(artifacts.HISTORY, columns, rows)
-    artifacts.write_json(artifacts.TRAIN_METRICS, train_metrics(result, metric))
+    write_outputs(model, result, config, metric)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ def test_train_types_are_coerced():
         ("train", "hidden", [16, 0], "train.hidden must be a list of layer widths, each >= 1"),
         ("train", "hidden", 16, "train.hidden must be a list of int"),
         ("train", "patience", -1, "train.patience must be >= 0"),
+        ("train", "world_size", 0, "train.world_size = 0 is not allowed; train.world_size must be >= 1"),
         (
             "train",
             "embedding_dim",

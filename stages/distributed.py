@@ -221,7 +221,9 @@ def _worker(p: params.TrainParams, rank: int) -> None:
     numerics.set_threads(p.threads or max(1, torch.get_num_threads() // local_world))
     device, backend = _device(p, local_rank, local_world)
     dist.init_process_group(backend, device_id=device if device.type == "cuda" else None)
-    log.info("rank %d of %d: %s, %s, %d threads", rank, world, device, backend, torch.get_num_threads())
+    log.info(
+        "rank %d of %d: %s, %s, threads per rank %d", rank, world, device, backend, torch.get_num_threads()
+    )
     group = Group(rank, world, device)
     started = time.perf_counter()
     model, result, config, metric = train.train(p, device, group)

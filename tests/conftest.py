@@ -35,6 +35,18 @@ def stage_error_line(done: subprocess.CompletedProcess) -> str:
     return line
 
 
+def exp_rows(node):
+    """Every revision record in `dvc exp show --json` output, however deeply nested."""
+    if isinstance(node, dict):
+        if isinstance(node.get("data"), dict) and "params" in node["data"]:
+            yield node.get("name"), node["data"]
+        for value in node.values():
+            yield from exp_rows(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from exp_rows(value)
+
+
 class Project:
     """A throwaway copy of the repository with its own git history and DVC cache."""
 

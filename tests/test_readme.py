@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 
-from .conftest import REPO, Project, customers_example, stages_ran, write_table
+from .conftest import REPO, Project, customers_example, exp_rows, stages_ran, write_table
 
 pytestmark = pytest.mark.slow
 
@@ -43,8 +43,16 @@ def test_an_experiment_and_the_way_back(walk):
     done = walk.dvc("exp", "run", "-S", "train.epochs=20")
     assert stages_ran(done) == ["train", "evaluate"]
     assert json.loads(walk.path("metrics/train.json").read_text())["epochs_run"] == 20
+    assert walk.path("metrics/train.json").read_bytes() != before["metrics/train.json"]
     shown = walk.dvc("exp", "show", "--no-pager", "--drop", ".*", "--keep", "Experiment|epochs_run")
     assert "20" in shown.stdout
+    rows = list(exp_rows(json.loads(walk.dvc("exp", "show", "--json").stdout)))
+    experiments = [data for name, data in rows if name and data["rev"] != "workspace"]
+    assert any(
+        row["params"]["params.yaml"]["data"]["train"]["epochs"] == 20
+        and row["metrics"]["metrics/train.json"]["data"]["epochs_run"] == 20
+        for row in experiments
+    ), experiments
     # the way back, as printed: the committed params' outputs return from the cache
     walk.git("checkout", ".")
     assert walk.repro() == []

@@ -24,6 +24,7 @@ import itertools
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -144,7 +145,15 @@ def _bin() -> Path:
 def _command(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PATH=f"{_bin()}{os.pathsep}{os.environ.get('PATH', '')}")
     env.pop("PYTHONPATH", None)
-    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    # its own process group: a cancelled task takes the command's children (the stages) with it
+    with subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, start_new_session=True) as process:  # fmt: skip
+        try:
+            stdout, stderr = process.communicate()
+        except BaseException:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
+    return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
 
 
 def _last_error_line(done: subprocess.CompletedProcess) -> str:
@@ -295,8 +304,9 @@ def main() -> None:
                   f"{finished - len(failed)} done, {len(pending)} running or queued, {len(failed)} failed | "
                   f"{time.perf_counter() - started:.0f} s", file=sys.stderr)  # fmt: skip
     except KeyboardInterrupt:
-        for ref in pending:
-            ray.cancel(ref, force=True)
+        for ref in pending:  # a running task stops its command and removes its scratch clone
+            ray.cancel(ref)
+        ray.wait(list(pending), num_returns=len(pending), timeout=30)
         print(
             f"sweep: cancelled {len(pending)} unfinished points; finished ones are in `dvc exp show`",
             file=sys.stderr,

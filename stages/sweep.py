@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -243,6 +244,30 @@ def _pull_back(name: str) -> str | None:
     return None if done.returncode == 0 else f"dvc exp pull: {_last_error_line(done)}"
 
 
+def _connect(ray, address: str) -> None:
+    """Join an existing cluster; one line if it cannot be reached or refuses this process."""
+    host, _, port = address.rpartition(":")
+    try:  # Ray itself retries an address where nothing listens for minutes, noisily
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=10).close()
+    except ValueError:
+        hint = "give the head node's HOST:PORT (ray start --head prints it)"
+        raise UserError(f"--address {address}: {hint}") from None
+    except OSError as error:
+        reason = error.strerror or str(error)
+        hint = "is `ray start --head` running?"
+        raise UserError(f"cannot reach a Ray cluster at {address} ({reason}); {hint}") from None
+    try:
+        ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+    except ray.exceptions.AuthenticationError:
+        raise UserError(
+            f"the Ray cluster at {address} wants its token: set RAY_AUTH_MODE=token here, with the head "
+            "node's token in ~/.ray/auth_token or RAY_AUTH_TOKEN (README: Sweeps on a Ray cluster)"
+        ) from None
+    except (ConnectionError, RuntimeError) as error:
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        raise UserError(f"cannot join the Ray cluster at {address}: {reason}") from None
+
+
 def main() -> None:
     parser = _Parser(prog="python -m stages.sweep", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -271,7 +296,7 @@ def main() -> None:
     logging.getLogger("ray").setLevel(logging.ERROR)
     started = time.perf_counter()
     if args.address:
-        ray.init(address=args.address, logging_level=logging.ERROR, log_to_driver=False)
+        _connect(ray, args.address)
     else:
         ray.init(
             num_cpus=os.cpu_count(), include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False

@@ -3,6 +3,7 @@ a bare git repository as the git remote and a folder as the DVC remote (all made
 
 import json
 import logging
+import socket
 import sys
 
 import pytest
@@ -111,3 +112,18 @@ def test_a_grid_on_ray_lands_as_experiments_equal_to_local_runs(project, tmp_pat
         here = list(exp_rows(json.loads(project.dvc("exp", "show", "--json").stdout)))
         assert _metrics(swept, name) == _metrics(here, f"local-{epochs}")
         assert _metrics(swept, name)["metrics/train.json"]["epochs_run"] == epochs
+
+    # what stops a sweep before it starts: one line each, nothing changed
+    sweep_cmd = (sys.executable, "-m", "stages.sweep", "-S", "train.epochs=3")
+    project.path("params.yaml").write_text(project.path("params.yaml").read_text() + "\n")
+    dirty = project.run(*sweep_cmd, check=False)
+    assert dirty.returncode == 1, dirty.stderr
+    assert dirty.stderr.startswith("error: uncommitted changes to params.yaml: a sweep runs commit ")
+    project.git("checkout", "params.yaml")
+    with socket.socket() as closed:  # a port where nothing listens
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    down = project.run(*sweep_cmd, "--address", f"127.0.0.1:{port}", check=False)
+    assert down.returncode == 1
+    refused = f"error: cannot reach a Ray cluster at 127.0.0.1:{port} (Connection refused)"
+    assert down.stderr.splitlines() == [f"{refused}; is `ray start --head` running?"]

@@ -211,7 +211,7 @@ def _git(*args: str) -> str:
     done = subprocess.run(["git", *args], capture_output=True, text=True)
     if done.returncode:
         raise UserError(f"git {' '.join(args)}: {_last_error_line(done)}")
-    return done.stdout.strip()
+    return done.stdout.rstrip()  # porcelain lines start with a space
 
 
 def _checkout_state() -> tuple[str, str]:
@@ -258,12 +258,13 @@ def _connect(ray, address: str) -> None:
         raise UserError(f"cannot reach a Ray cluster at {address} ({reason}); {hint}") from None
     try:
         ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
-    except ray.exceptions.AuthenticationError:
-        raise UserError(
-            f"the Ray cluster at {address} wants its token: set RAY_AUTH_MODE=token here, with the head "
-            "node's token in ~/.ray/auth_token or RAY_AUTH_TOKEN (README: Sweeps on a Ray cluster)"
-        ) from None
     except (ConnectionError, RuntimeError) as error:
+        cause = f"{error} {error.__cause__ or ''}"
+        if "InvalidAuthToken" in cause or "AuthenticationError" in cause:
+            raise UserError(
+                f"the Ray cluster at {address} wants its token: set RAY_AUTH_MODE=token here, with the "
+                "head node's ~/.ray/auth_token copied or RAY_AUTH_TOKEN set (README: Sweeps on a Ray cluster)"
+            ) from None
         reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
         raise UserError(f"cannot join the Ray cluster at {address}: {reason}") from None
 

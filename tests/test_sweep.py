@@ -115,6 +115,7 @@ def test_a_grid_on_ray_lands_as_experiments_equal_to_local_runs(project, tmp_pat
 
     # what stops a sweep before it starts: one line each, nothing changed
     sweep_cmd = (sys.executable, "-m", "stages.sweep", "-S", "train.epochs=3")
+    project.git("checkout", ".")  # the local runs above applied their results
     project.path("params.yaml").write_text(project.path("params.yaml").read_text() + "\n")
     dirty = project.run(*sweep_cmd, check=False)
     assert dirty.returncode == 1, dirty.stderr

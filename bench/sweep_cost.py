@@ -66,7 +66,8 @@ def main() -> None:
            "--name", "ray", cwd=repo)  # fmt: skip
         ray_s = time.perf_counter() - started
         started = time.perf_counter()
-        sh("dvc", "exp", "run", "--queue", "-S", f"train.epochs={args.epochs}", "-S", "train.threads=1", cwd=repo)
+        grid = ("-S", f"train.epochs={args.epochs}", "-S", "train.threads=1")
+        sh("dvc", "exp", "run", "--queue", *grid, cwd=repo)
         sh("dvc", "queue", "start", "-j", "2", cwd=repo)
         while True:
             status = sh("dvc", "queue", "status", cwd=repo).stdout
@@ -75,7 +76,7 @@ def main() -> None:
             time.sleep(1)
         queue_s = time.perf_counter() - started
         sh("dvc", "queue", "stop", cwd=repo)
-        print(f"machine: {os.cpu_count()} CPUs; grid train.epochs={args.epochs}, train.threads=1 ({points} points)")
+        print(f"machine: {os.cpu_count()} CPUs; grid {' '.join(grid[1::2])} ({points} points)")
         print(f"stages.sweep, local Ray of {os.cpu_count()} CPUs: {ray_s:.1f} s")
         print(f"dvc queue start -j 2:                {queue_s:.1f} s")
         print(f"sweep / queue: {ray_s / queue_s:.2f}")

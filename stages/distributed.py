@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -142,7 +143,7 @@ def _record(message: str, peer_lost: bool = False) -> None:
     payload = {"message": message, "timestamp": int(time.time())}
     if peer_lost:
         payload[_PEER_LOST] = True
-    with artifacts.atomic_path(artifacts.Path(path)) as tmp:
+    with artifacts.atomic_path(Path(path)) as tmp:
         tmp.write_text(json.dumps(payload))
 
 
@@ -156,14 +157,10 @@ def worker(p: params.TrainParams) -> None:
         if not os.environ.get("TORCHELASTIC_ERROR_FILE"):
             print(f"error: rank {rank}: {error}", file=sys.stderr)
         raise SystemExit(1) from None
-    except (dist.DistError, RuntimeError) as error:
-        if not _lost_peer(error):
-            _record(f"{type(error).__name__}: {error} (traceback on the rank's stderr)")
-            raise
-        # another rank went away mid-collective: the launcher names that one, not this
-        _record(f"lost contact with the other ranks ({_first_sentence(error)})", peer_lost=True)
-        raise SystemExit(1) from None
     except Exception as error:
+        if _lost_peer(error):  # another rank went away mid-collective: the launcher names that one
+            _record(f"lost contact with the other ranks ({_first_sentence(error)})", peer_lost=True)
+            raise SystemExit(1) from None
         _record(f"{type(error).__name__}: {error} (traceback on the rank's stderr)")
         raise
     finally:

@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def _env() -> dict[str, str]:
+def bench_env() -> dict[str, str]:
+    """This venv's dvc and python first on PATH, no analytics, a git identity (also bench.sweep_cost)."""
     env = dict(os.environ, DVC_NO_ANALYTICS="1", PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     env.update(GIT_AUTHOR_NAME="b", GIT_AUTHOR_EMAIL="b@b", GIT_COMMITTER_NAME="b", GIT_COMMITTER_EMAIL="b@b")
     return env
@@ -31,7 +32,7 @@ def _env() -> dict[str, str]:
 def timed(args: list[str], cwd: Path) -> float:
     started = time.perf_counter()
     subprocess.run(
-        args, cwd=cwd, env=_env(), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        args, cwd=cwd, env=bench_env(), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     return time.perf_counter() - started
 
@@ -50,7 +51,7 @@ def fresh_copy(parent: Path) -> Path:
         ["add", "-A"],
         ["commit", "-q", "-m", "copy"],
     ):
-        subprocess.run(["git", *git_args], cwd=root, env=_env(), check=True, capture_output=True)
+        subprocess.run(["git", *git_args], cwd=root, env=bench_env(), check=True, capture_output=True)
     return root
 
 

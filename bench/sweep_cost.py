@@ -18,18 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ, DVC_NO_ANALYTICS="1", PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    env.update(GIT_AUTHOR_NAME="b", GIT_AUTHOR_EMAIL="b@b", GIT_COMMITTER_NAME="b", GIT_COMMITTER_EMAIL="b@b")
-    return env
+from bench.repro_time import REPO, bench_env
 
 
 def sh(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    done = subprocess.run(args, cwd=cwd, env=_env(), capture_output=True, text=True)
+    done = subprocess.run(args, cwd=cwd, env=bench_env(), capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"{' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     return done

@@ -1,7 +1,7 @@
 """Training on several processes: torch's elastic launcher, then DistributedDataParallel.
 
 The train stage calls main() only when train.world_size > 1, or when torchrun started it (several
-nodes: README, Multi-process training); one process never imports this module.
+nodes: README, Several processes); one process never imports this module.
 
 - **Launch**: the stage's own process starts train.world_size copies of `python -m stages.train`
   with torch's elastic launcher (what `torchrun --standalone` runs): a c10d rendezvous on a free
@@ -261,19 +261,15 @@ class ShardedBatches(engine.Batches):
         self._weight = 1.0  # of the batch last yielded
 
     def __iter__(self):
-        n, size = len(self.labels), self.batch_size
-        order = None
-        if self.generator is not None:  # every rank: the same seed, the same permutation
-            order = torch.randperm(n, generator=self.generator).to(self.labels.device)
-        for start in range(0, n, size):
-            whole = min(size, n - start)
-            mine = range(start + self.rank, start + whole, self.world_size)
+        # the one-process batches (same seed, same permutation on every rank), then this
+        # rank's every world_size-th row of each
+        mine = slice(self.rank, None, self.world_size)
+        for inputs, labels in super().__iter__():
+            whole = len(labels)
+            share = len(range(self.rank, whole, self.world_size))
             # DDP averages the ranks' gradients: weigh this rank's mean loss by its share
-            self._weight = len(mine) * self.world_size / whole
-            rows = slice(mine.start, mine.stop, mine.step)
-            if order is not None:
-                rows = order[rows]
-            yield tuple(t[rows] for t in self.inputs), self.labels[rows]
+            self._weight = share * self.world_size / whole
+            yield tuple(t[mine] for t in inputs), labels[mine]
 
     def gradient_loss(self, loss: torch.Tensor) -> torch.Tensor:
         if self._weight == 0.0:

@@ -96,10 +96,10 @@ def points(grid: list[tuple[str, list[str]]], prefix: str) -> list[Point]:
 
 def with_threads(point: Point, committed_threads: int) -> tuple[Point, int]:
     """The point with train.threads >= 1 (Ray counts CPUs), and that count."""
-    given = [o.partition("=")[2] for o in point.overrides if o.startswith("train.threads=")]
-    threads = int(given[0]) if given and given[0].strip().isdigit() else committed_threads
-    if given and not given[0].strip().isdigit():
+    given = [o.partition("=")[2].strip() for o in point.overrides if o.startswith("train.threads=")]
+    if given and not given[0].isdigit():
         return point, DEFAULT_THREADS  # a bad value: the stage names it
+    threads = int(given[0]) if given else committed_threads
     if threads == 0:
         rest = tuple(o for o in point.overrides if not o.startswith("train.threads="))
         return Point(point.name, (*rest, f"train.threads={DEFAULT_THREADS}")), DEFAULT_THREADS

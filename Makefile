@@ -22,7 +22,7 @@ test: setup
 	$(RUN) $(BIN)/python -m pytest -n auto
 
 lint: setup
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 bench: setup   # about 25 minutes: throughput, whole-pipeline time, baselines, 10^5-10^7-row tables
 	$(RUN) $(BIN)/python -m bench.train_throughput

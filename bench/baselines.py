@@ -2,6 +2,7 @@
 
     python -m bench.baselines                 # prints the tables
     python -m bench.baselines --readme        # also rewrites them in README.md
+    python -m bench.baselines --smoke         # iris and diabetes only, in seconds (the tests run it)
 
 For each dataset the real pipeline runs (`dvc repro` in a temp copy of the repo with
 prepare.source set, every other param as committed), and so does it for examples/customers.csv,
@@ -25,7 +26,7 @@ import warnings
 from pathlib import Path
 
 from bench import rewrite_readme_block
-from bench.repro_time import _env, fresh_copy
+from bench.repro_time import bench_env, fresh_copy
 from stages import artifacts, tasks
 from stages.metrics import classification_report, regression_report
 from stages.params import BUNDLED_TASKS
@@ -116,6 +117,7 @@ def regression_scores(root: Path) -> dict[str, dict]:
     train = artifacts.read_npz(root / artifacts.SCALED["train"])
     test = artifacts.read_npz(root / artifacts.SCALED["test"])
     task = tasks.from_arrays(test)
+    assert isinstance(task, tasks.Regression), "the REGRESSION datasets are regressions"
     one_hot, coded, categorical = inputs(train, test)
     candidates = (
         ("Ridge", Ridge(), one_hot),
@@ -136,17 +138,17 @@ def regression_scores(root: Path) -> dict[str, dict]:
 def run_pipeline(parent: Path, settings: dict[str, str]) -> tuple[Path, dict]:
     root = fresh_copy(parent)
     set_prepare(root, settings)
-    subprocess.run(["dvc", "repro"], cwd=root, env=_env(), check=True, capture_output=True)
+    subprocess.run(["dvc", "repro"], cwd=root, env=bench_env(), check=True, capture_output=True)
     return root, json.loads((root / artifacts.EVAL_METRICS).read_text())
 
 
-def classification_table(parent: Path) -> str:
+def classification_table(parent: Path, datasets: dict[str, dict]) -> str:
     lines = [
         "| dataset | rows | classes | test rows | this pipeline acc / macro F1 "
         "| LogisticRegression | MLPClassifier | HistGradientBoosting | no worse than the best? |",
         "|---|---:|---:|---:|---|---|---|---|---|",
     ]
-    for name, settings in CLASSIFICATION.items():
+    for name, settings in datasets.items():
         root, ours = run_pipeline(parent, settings)
         theirs = baseline_scores(root)
         best = max(theirs.values(), key=lambda r: (r["accuracy"], r["macro_f1"]))
@@ -164,13 +166,13 @@ def classification_table(parent: Path) -> str:
 R2_SLACK = 0.02  # the goal: test R² at or above the best baseline's, or within this
 
 
-def regression_table(parent: Path) -> str:
+def regression_table(parent: Path, datasets: dict[str, dict]) -> str:
     lines = [
         "| dataset | rows | test rows | this pipeline R² / RMSE | Ridge | MLPRegressor "
         "| HistGradientBoosting | R² within 0.02 of the best? |",
         "|---|---:|---:|---|---|---|---|---|",
     ]
-    for name, settings in REGRESSION.items():
+    for name, settings in datasets.items():
         root, ours = run_pipeline(parent, settings)
         theirs = regression_scores(root)
         best = max(r["r2"] for r in theirs.values())
@@ -191,15 +193,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readme", action="store_true", help="rewrite the tables in README.md")
     parser.add_argument("--task", choices=("classification", "regression"), help="only this task's table")
+    parser.add_argument(
+        "--smoke", action="store_true", help="one small dataset per task (seconds; the tests)"
+    )
     args = parser.parse_args()
+    if args.smoke and args.readme:
+        parser.error("--smoke figures are not the README's: leave out --readme")
+    classification, regression = CLASSIFICATION, REGRESSION
+    if args.smoke:  # the first dataset of each task
+        classification, regression = (
+            dict(list(CLASSIFICATION.items())[:1]),
+            dict(list(REGRESSION.items())[:1]),
+        )
     with tempfile.TemporaryDirectory() as parent:
         if args.task != "regression":
-            table = classification_table(Path(parent))
+            table = classification_table(Path(parent), classification)
             print("\n" + table)
             if args.readme:
                 rewrite_readme_block("baselines", table)
         if args.task != "classification":
-            table = regression_table(Path(parent))
+            table = regression_table(Path(parent), regression)
             print("\n" + table)
             if args.readme:
                 rewrite_readme_block("baselines_regression", table)

@@ -2,13 +2,17 @@
 
     python -m bench.data_scale                          # N = 10^5, 10^6, 10^7 (about 15 min)
     python -m bench.data_scale --rows 100000 1000000    # a subset
+    python -m bench.data_scale --numerics portable      # train and evaluate with portable kernels
+    python -m bench.data_scale --smoke                  # 2,000 rows, in seconds (the tests run it)
 
 Each table (seeded): 20 numeric columns, text columns of 3, 12, 100, 10,000 and 100,000
 distinct values (2% empty cells in every feature column), an `id` column (dropped) and a
 5-class text label drawn from a softmax over a linear map of the numbers plus a per-value effect
 of each text column, so only a model that learns the text columns reaches the best accuracy.
 The real `dvc repro` runs in a temp copy of the repo (train.epochs 1, train.patience 0,
-train.batch_size 2048: the committed batch of 16 is Iris's), each stage under bench.meter.
+train.batch_size 2048: the committed batch of 16 is Iris's; train.numerics native unless
+--numerics says otherwise: the setting for a large table, about twice portable's training
+throughput), each stage under bench.meter.
 "Beyond imports" is a stage's peak RSS less its peak on a 1,000-row table of the same shape:
 what the libraries hold once imported. predict then scores 10^6 new rows from Parquet.
 """
@@ -26,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import rewrite_readme_block
-from bench.repro_time import _env, fresh_copy
+from bench.repro_time import bench_env, fresh_copy
 
 NUMERIC = 20
 TEXT_LEVELS = (3, 12, 100, 10_000, 100_000)
@@ -76,14 +80,15 @@ def write_table(path: Path, rows: int, seed: int, with_label: bool = True) -> No
         if writer is None:
             writer = pq.ParquetWriter(path, table.schema)
         writer.write_table(table)
-    writer.close()
+    if writer is not None:
+        writer.close()
 
 
-def set_params(root: Path) -> None:
+def set_params(root: Path, numerics: str) -> None:
     text = (root / "params.yaml").read_text()
     for key, value in (
         ("source", TABLE), ("target", "label"), ("drop", "[id]"),
-        ("epochs", "1"), ("patience", "0"), ("batch_size", "2048"),
+        ("epochs", "1"), ("patience", "0"), ("batch_size", "2048"), ("numerics", numerics),
     ):  # fmt: skip
         text = re.sub(rf"(?m)^(  {key}: )\S+", rf"\g<1>{value}", text, count=1)
     (root / "params.yaml").write_text(text)
@@ -95,7 +100,7 @@ def metered(root: Path, args: list[str], log: Path) -> tuple[float, list[dict]]:
     """Run `args` in `root` with each metered stage appending to `log`; wall time and records."""
     log.unlink(missing_ok=True)
     started = time.perf_counter()
-    env = {**_env(), "BENCH_METER_OUT": str(log)}
+    env = {**bench_env(), "BENCH_METER_OUT": str(log)}
     done = subprocess.run(args, cwd=root, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if done.returncode != 0:
@@ -103,9 +108,9 @@ def metered(root: Path, args: list[str], log: Path) -> tuple[float, list[dict]]:
     return wall, [json.loads(line) for line in log.read_text().splitlines()]
 
 
-def run_pipeline(parent: Path, rows: int) -> dict:
+def run_pipeline(parent: Path, rows: int, numerics: str, predict_rows: int) -> dict:
     root = fresh_copy(parent)
-    set_params(root)
+    set_params(root, numerics)
     started = time.perf_counter()
     write_table(root / TABLE, rows, seed=1)
     generated = time.perf_counter() - started
@@ -128,11 +133,12 @@ def run_pipeline(parent: Path, rows: int) -> dict:
         "majority": max(c["support"] for c in scores["per_class"].values())
         / sum(c["support"] for c in scores["per_class"].values()),
     }
-    if rows >= PREDICT_ROWS:
+    if rows >= predict_rows:
         import pyarrow.parquet as pq
 
         new_rows = root / "new_rows.parquet"
-        write_table(new_rows, PREDICT_ROWS, seed=2, with_label=False)
+        write_table(new_rows, predict_rows, seed=2, with_label=False)
+        result["predict_rows"] = predict_rows
         result["predict_input_bytes"] = pq.read_table(new_rows).nbytes
         _, (record,) = metered(root, ["python", "-m", "bench.meter", "stages.predict", str(new_rows), "-o",
                                       str(parent / "predictions.csv")], log)  # fmt: skip
@@ -141,10 +147,10 @@ def run_pipeline(parent: Path, rows: int) -> dict:
     return result
 
 
-def baseline(parent: Path) -> dict[str, int]:
+def baseline(parent: Path, numerics: str) -> dict[str, int]:
     """Peak RSS per stage on a BASELINE_ROWS table: the libraries, not the data."""
     root = fresh_copy(parent)
-    set_params(root)
+    set_params(root, numerics)
     write_table(root / TABLE, BASELINE_ROWS, seed=1)
     _, records = metered(root, ["dvc", "repro"], parent / "meter-baseline.jsonl")
     peaks = {r["module"].split(".")[1]: r["peak_rss"] for r in records}
@@ -185,7 +191,7 @@ def report(result: dict, base: dict[str, int]) -> list[str]:
         record, size = result["predict"], result["predict_input_bytes"]
         beyond = record["peak_rss"] - base["predict"]
         lines.append(
-            f"predict, {PREDICT_ROWS:,} new rows from Parquet: {record['wall_s']:.1f} s, peak RSS "
+            f"predict, {result['predict_rows']:,} new rows from Parquet: {record['wall_s']:.1f} s, peak RSS "
             f"{record['peak_rss'] / MB:,.0f} MB, {beyond / MB:,.0f} MB beyond imports = "
             f"{beyond / size:.2f}x the input's {size / MB:,.0f} MB in memory"
         )
@@ -195,13 +201,19 @@ def report(result: dict, base: dict[str, int]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
+    parser.add_argument("--numerics", choices=("native", "portable"), default="native",
+                        help="train.numerics of the runs (native: a large table's setting)")  # fmt: skip
     parser.add_argument("--readme", action="store_true", help="rewrite the table in README.md")
+    parser.add_argument("--smoke", action="store_true", help="one 2,000-row table, in seconds (the tests)")
     args = parser.parse_args()
-    lines = [f"{os.cpu_count()} cores; batch 2048, 1 epoch", ""]
+    if args.smoke and args.readme:
+        parser.error("--smoke figures are not the README's: leave out --readme")
+    rows, predict_rows = ([2_000], 1_000) if args.smoke else (args.rows, PREDICT_ROWS)
+    lines = [f"{os.cpu_count()} cores; batch 2048, 1 epoch, train.numerics {args.numerics}", ""]
     with tempfile.TemporaryDirectory() as parent:
-        base = baseline(Path(parent))
-        for rows in args.rows:
-            block = report(run_pipeline(Path(parent), rows), base)
+        base = baseline(Path(parent), args.numerics)
+        for n in rows:
+            block = report(run_pipeline(Path(parent), n, args.numerics, predict_rows), base)
             print("\n".join(block) + "\n", flush=True)
             lines += [*block, ""]
     if args.readme:

@@ -2,6 +2,7 @@
 
     python -m bench.distributed_throughput                  # 200,000 rows, batches 256 and 4096
     python -m bench.distributed_throughput --rows 50000 --epochs 2
+    python -m bench.distributed_throughput --smoke      # 2,000 rows, one epoch, batch 256 (the tests)
 
 The table and model of bench.train_throughput (54 features, 7 classes, MLP 54-256-256-7, Adam).
 World size 1 is engine.train_step in one process with every core's thread; world size 2 is the
@@ -85,7 +86,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per figure (after one warm-up)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[256, 4096])
+    parser.add_argument("--smoke", action="store_true", help="--rows 2000 --epochs 1 --batch-sizes 256")
     args = parser.parse_args()
+    if args.smoke:
+        args.rows, args.epochs, args.batch_sizes = 2_000, 1, [256]
     cores = torch.get_num_threads()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch "
           f"{torch.__version__} ({cores} threads by default), Python {sys.version.split()[0]}")  # fmt: skip

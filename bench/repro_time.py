@@ -1,6 +1,7 @@
 """Wall time of a whole `dvc repro` from scratch, in units of `python -c "import torch"`.
 
     python -m bench.repro_time [--runs 3]
+    python -m bench.repro_time --smoke     # one run of each (the tests run it)
 
 Copies the repo's tracked files to temp dirs (git + DVC inside, no cache, no run-cache) and
 times there `dvc repro` as a fresh clone runs it, `dvc repro --force` (all five stages from
@@ -58,7 +59,10 @@ def fresh_copy(parent: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="--runs 1")
     args = parser.parse_args()
+    if args.smoke:
+        args.runs = 1
     python, dvc = str(BIN / "python"), str(BIN / "dvc")
     torch_s, full_s, forced_s, noop_s = [], [], [], []
     with tempfile.TemporaryDirectory() as parent:

@@ -1,6 +1,7 @@
 """What a grid costs through `python -m stages.sweep` (local Ray) against `dvc queue start -j 2`.
 
     python -m bench.sweep_cost                     # 3 points: train.epochs=5,10,15, 1 thread each
+    python -m bench.sweep_cost --smoke             # 1 point, train.epochs=2 (the tests run it)
 
 A temp copy of the repo (its own git history and DVC cache, the pipeline built once, a bare git
 repository as origin and a folder as the DVC remote), then the same grid both ways, in one run:
@@ -50,7 +51,10 @@ def checkout(root: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", default="5,10,15", help="the grid: train.epochs values")
+    parser.add_argument("--smoke", action="store_true", help="--epochs 2")
     args = parser.parse_args()
+    if args.smoke:
+        args.epochs = "2"
     points = len(args.epochs.split(","))
     with tempfile.TemporaryDirectory(prefix="sweep-cost-") as tmp:
         repo = checkout(Path(tmp))

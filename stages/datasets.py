@@ -142,6 +142,7 @@ def check_values(values: np.ndarray, where: str) -> None:
 def _sklearn_data_dir() -> Path:
     # find_spec locates the package without running its __init__ (which imports scipy).
     spec = importlib.util.find_spec("sklearn")
+    assert spec is not None and spec.origin is not None, "stages/__init__.py checks for scikit-learn"
     return Path(spec.origin).parent / "datasets" / "data"
 
 

@@ -54,7 +54,9 @@ class Batches:
         """The loss to differentiate for the batch just yielded: its mean, as it is."""
         return loss
 
-    def epoch_totals(self, loss_sum: torch.Tensor, score_sum, rows: int) -> tuple[float, float, int]:
+    def epoch_totals(
+        self, loss_sum: torch.Tensor, score_sum: torch.Tensor | float, rows: int
+    ) -> tuple[float, float, int]:
         """An epoch's summed loss and metric, and its row count, as numbers."""
         return loss_sum.item(), float(score_sum), rows
 
@@ -111,7 +113,8 @@ def train_step(
     (accuracy, or RMSE in the target's units)."""
     model.train()
     total_loss = torch.zeros((), device=batches.labels.device)
-    total_score, n = 0, 0  # total_score becomes a tensor on the device at the first batch
+    total_score: torch.Tensor | float = 0.0  # a tensor on the device from the first batch on
+    n = 0
     for inputs, targets in batches:
         optimizer.zero_grad()
         outputs = model(*inputs)
@@ -133,7 +136,8 @@ def val_step(
     """Per-sample average loss and the task's metric over `batches`, without updating the model."""
     model.eval()
     total_loss = torch.zeros((), device=batches.labels.device)
-    total_score, n = 0, 0
+    total_score: torch.Tensor | float = 0.0
+    n = 0
     for inputs, targets in batches:
         if len(targets):
             outputs = model(*inputs)
@@ -153,12 +157,13 @@ def predict_logits(model: nn.Module, inputs: tuple[torch.Tensor, ...], batch_siz
     grew by 200-450 MB over 10^6 rows (28 MB this way)."""
     model.eval()
     n = len(inputs[0])
-    outputs = None
+    outputs: torch.Tensor | None = None
     for start in range(0, n, batch_size):
         batch = model(*(t[start : start + batch_size] for t in inputs))
         if outputs is None:
             outputs = torch.empty((n, *batch.shape[1:]), dtype=batch.dtype, device=batch.device)
         outputs[start : start + len(batch)] = batch
+    assert outputs is not None, "predict_logits needs at least one row"
     return outputs
 
 

@@ -115,7 +115,7 @@ def predict_table(
     features, codes = model_inputs(table, preprocessor, config, where)
     outputs = engine.predict_logits(model, (torch.from_numpy(features), torch.from_numpy(codes)), batch_size)
     task = tasks.from_config(config)
-    if task.name == "regression":
+    if isinstance(task, tasks.Regression):
         return task.to_units(outputs[:, 0].numpy()).astype(np.float32)
     return torch.softmax(outputs, dim=1).numpy()
 
@@ -151,7 +151,7 @@ def write_predictions(path: Path, class_names: list[str], probabilities: np.ndar
     body, _ = tables.string_buffers(lines)
     with artifacts.atomic_path(path) as tmp, tmp.open("wb") as handle:
         handle.write(csv_line(["predicted", *(f"p_{name}" for name in class_names)]).encode())
-        handle.write(memoryview(body))
+        handle.write(body.data)
 
 
 def write_values(path: Path, values: np.ndarray) -> None:
@@ -163,7 +163,7 @@ def write_values(path: Path, values: np.ndarray) -> None:
     body, _ = tables.string_buffers(lines)
     with artifacts.atomic_path(path) as tmp, tmp.open("wb") as handle:
         handle.write(b"predicted\n")
-        handle.write(memoryview(body))
+        handle.write(body.data)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -132,9 +132,10 @@ def fit(method: str, min_frequency: int, train: Dataset) -> tuple[Preprocessor, 
 def scaled_target(preprocessor: Preprocessor, labels: np.ndarray) -> np.ndarray:
     """The target as the network learns it: class indices as they are; a regression target
     standardised, float64."""
-    if preprocessor.target_center is None:
+    center, scale = preprocessor.target_center, preprocessor.target_scale
+    if center is None or scale is None:
         return labels
-    return (np.asarray(labels, dtype=np.float64) - preprocessor.target_center) / preprocessor.target_scale
+    return (np.asarray(labels, dtype=np.float64) - center) / scale
 
 
 def encode_prepared(codes: np.ndarray, tables: list[np.ndarray]) -> np.ndarray:

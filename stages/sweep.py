@@ -340,8 +340,8 @@ def main() -> None:
         raise
     finally:
         ray.shutdown()
-    for point, error in failed:
-        print(f"sweep: failed {point.name} ({point.label}): {error}", file=sys.stderr)
+    for point, reason in failed:
+        print(f"sweep: failed {point.name} ({point.label}): {reason}", file=sys.stderr)
     if failed:
         raise SystemExit(1)
     print(f"sweep: all {len(plan)} points done; `dvc exp show` lists them", file=sys.stderr)

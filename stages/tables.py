@@ -56,7 +56,7 @@ class Table:
         import pyarrow.parquet as pq
 
         self.path = path
-        self.rows = None  # a boolean mask every column read is filtered by (keep_rows)
+        self.rows: np.ndarray | None = None  # a boolean mask every column read is filtered by (keep_rows)
         try:
             if path.suffix == ".parquet":
                 schema = pq.read_schema(path)
@@ -255,7 +255,9 @@ def string_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 def text_matrix(table: Table, names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Codes (rows, len(names)) int32 and each column's distinct values as Dataset stores them."""
     codes = np.empty((table.num_rows, len(names)), dtype=np.int32)
-    blobs, ends, offsets = [], [], [0]
+    blobs: list[np.ndarray] = []
+    ends: list[np.ndarray] = []
+    offsets = [0]
     for i, name in enumerate(names):
         codes[:, i], values = encode_text(table.column(name))
         blob, value_ends = string_buffers(values)
@@ -274,6 +276,7 @@ def text_matrix(table: Table, names: list[str]) -> tuple[np.ndarray, np.ndarray,
 def load_table(p: params.PrepareParams) -> Dataset:
     import pyarrow.compute as pc
 
+    assert p.target is not None, "params.PrepareParams requires a target of a table source"
     path = Path(p.source)
     table = read_table(path)
     where = str(path)

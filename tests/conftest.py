@@ -158,7 +158,7 @@ def _record_lock_on_another_host(project: Project) -> None:
     prepare/split/scale's portable bytes, train and evaluate's bytes from other kernels."""
     project.dvc("repro", "scale")
     for stage in ("train", "evaluate"):
-        project.run(sys.executable, "-c", ANOTHER_HOSTS_KERNELS.format(stage=stage))
+        project.run(sys.executable, "-c", ANOTHER_HOSTS_KERNELS.replace("{stage}", stage))
     project.dvc("commit", "-f", "train", "evaluate")
     project.git("add", "-A")
     project.git("commit", "-q", "-m", "the pipeline as another host recorded it")

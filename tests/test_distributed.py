@@ -52,7 +52,7 @@ def test_ranks_gradients_average_to_the_one_process_gradient():
     loss_fn = nn.CrossEntropyLoss()
 
     def grads() -> list[torch.Tensor]:
-        out = [p.grad.clone() for p in model.parameters()]
+        out = [p.grad.clone() for p in model.parameters() if p.grad is not None]
         model.zero_grad()
         return out
 
@@ -62,7 +62,7 @@ def test_ranks_gradients_average_to_the_one_process_gradient():
         loss_fn(model(*inputs), targets).backward()
         expected.append(grads())
     ranks = [distributed.ShardedBatches((x,), y, batch_size, None, r, world_size) for r in range(world_size)]
-    steps = [[] for _ in expected]
+    steps: list[list[list[torch.Tensor]]] = [[] for _ in expected]
     for batches in ranks:
         for step, (inputs, targets) in enumerate(batches):
             batches.gradient_loss(loss_fn(model(*inputs), targets)).backward()

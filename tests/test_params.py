@@ -20,7 +20,7 @@ def test_repo_params_parse(name):
     section = params.parse_section(name, repo_section(name))
     assert dataclasses.is_dataclass(section)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        section.__setattr__(dataclasses.fields(section)[0].name, None)
+        setattr(section, dataclasses.fields(section)[0].name, None)
 
 
 def test_train_types_are_coerced():

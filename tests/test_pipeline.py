@@ -95,7 +95,9 @@ def test_portable_numerics_give_the_same_model_on_every_x86_host_and_thread_coun
     # kernels: params.yaml's setting wins, and MKL's COMPATIBLE branch does not split sums by thread
     for threads in ("1", "2"):
         project.set_param("train", "threads", threads)
-        project.run("env", "MKL_CBWR=AVX2", "ATEN_CPU_CAPABILITY=default", sys.executable, "-m", "stages.train")
+        project.run(
+            "env", "MKL_CBWR=AVX2", "ATEN_CPU_CAPABILITY=default", sys.executable, "-m", "stages.train"
+        )
         assert predict.file_md5(project.path("models/model.pt")) == PORTABLE_MODEL_MD5, threads
     # native is one -S away: this CPU's own kernels, other last bits
     project.set_param("train", "numerics", "native")

@@ -1,6 +1,8 @@
 """The scale stage's transform: fit on train only, each method as scikit-learn defines it, and
 text columns as embedding codes (rare, unseen, empty, one value, every value distinct)."""
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -61,7 +63,7 @@ def test_a_constant_column_is_left_unscaled_and_chunks_do_not_change_the_result(
     np.testing.assert_array_equal(fitted.transform_numeric(train.features), whole)
 
 
-def text_dataset(columns: dict[str, list[str | None]]) -> Dataset:
+def text_dataset(columns: Mapping[str, Sequence[str | None]]) -> Dataset:
     """Text columns as prepare stores them: codes into each column's sorted distinct values."""
     names = list(columns)
     values = [sorted({v for v in column if v}) for column in columns.values()]
@@ -155,6 +157,7 @@ def test_a_regression_target_is_standardised_with_trains_mean_and_std_as_standar
     assert scaled.dtype == np.float64
     from stages.tasks import Regression
 
+    assert preprocessor.target_center is not None and preprocessor.target_scale is not None
     back = Regression(preprocessor.target_center, preprocessor.target_scale).to_units(scaled)
     np.testing.assert_allclose(back, test_values, rtol=1e-12)
 

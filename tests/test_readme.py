@@ -15,7 +15,15 @@ import sys
 import numpy as np
 import pytest
 
-from .conftest import REPO, Project, commit_this_hosts_run, customers_example, exp_rows, stages_ran, write_table
+from .conftest import (
+    REPO,
+    Project,
+    commit_this_hosts_run,
+    customers_example,
+    exp_rows,
+    stages_ran,
+    write_table,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -1,10 +1,14 @@
 """Each stage imports only what it uses: start-up is most of the pipeline's wall time."""
 
 import json
+import os
+import subprocess
 import sys
 
 import pytest
 import yaml
+
+from .conftest import stage_error_line
 
 pytestmark = pytest.mark.slow
 
@@ -49,3 +53,19 @@ def test_dvc_yaml_declares_every_module_a_stage_runs(project, stage):
     used.add(f"stages/{stage}.py")  # run as __main__, so not under its own name
     deps = set(yaml.safe_load(project.path("dvc.yaml").read_text())["stages"][stage]["deps"])
     assert used <= deps, f"dvc.yaml's {stage} stage misses {sorted(used - deps)}"
+
+
+def test_a_stage_under_another_python_says_which_and_the_fix(project, tmp_path):
+    """DVC installed globally, or the venv not on PATH: `python` in a stage's cmd is another one."""
+    bare = tmp_path / "bare"
+    base_python = getattr(sys, "_base_executable", sys.executable)  # what the venv was made from
+    subprocess.run([base_python, "-m", "venv", "--without-pip", str(bare)], check=True)
+    path = f"{bare / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    done = project.dvc("exp", "run", "-S", "prepare.source=diabetes", "-S", "prepare.task=regression",
+                       check=False, env={"PATH": path})  # fmt: skip
+    assert stage_error_line(done) == (
+        f"error: {bare / 'bin' / 'python'} runs this stage but lacks numpy, PyYAML, scikit-learn, joblib, "
+        "pyarrow, torch, matplotlib (pinned in requirements.txt): it is not the project's .venv Python; "
+        "`export PATH=$PWD/.venv/bin:$PATH` and run the command again, or use `make repro`"
+    )
+    assert "failed to reproduce 'prepare'" in done.stderr

@@ -65,9 +65,11 @@ def test_a_point_pulls_the_outputs_of_the_stages_its_params_do_not_reach():
 def ray_address():
     """A local Ray cluster of 2 CPUs on 127.0.0.1, stopped after the test."""
     import ray
+    from ray._private.worker import RayContext
 
     context = ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
                        logging_level=logging.ERROR)  # fmt: skip
+    assert isinstance(context, RayContext)  # a local cluster's, not a client connection's
     try:
         yield context.address_info["address"]
     finally:

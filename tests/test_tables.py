@@ -236,7 +236,7 @@ def test_a_column_of_lists_is_refused_with_one_line(raw):
 
 
 def test_columns_of_numbers_named_in_text_are_categories(raw):
-    table = {
+    table: dict[str, list] = {
         "zip": [94110, 10001, 94110, None] * 3,
         "x": [1.0, 2.0, 3.0, 4.0] * 3,
         "status": ["a", "b", "c"] * 4,

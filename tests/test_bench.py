@@ -1,0 +1,49 @@
+"""Every benchmark runs, as `make bench` runs it (`python -m bench.<name>`), at its --smoke size:
+a renamed helper, a changed signature or a broken table writer fails here, not in a user's
+`make bench`. The figures are not checked: a smoke run measures nothing worth a number."""
+
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO, project_env
+
+pytestmark = pytest.mark.slow
+
+# What each benchmark's table writer prints at the end of a good run. A new bench/*.py must
+# accept --smoke and join this table.
+LAST_WORDS = {
+    "baselines": ["| iris | 150 | 3 | 15 |", "| diabetes | 442 | 44 |"],
+    "data_scale": ["**2,000 rows**", "| evaluate |", "predict, 1,000 new rows from Parquet"],
+    "distributed_throughput": ["batch   256: world_size 1", "| launch + set-up of 2 ranks"],
+    "repro_time": ["| dvc repro, nothing changed |"],
+    "sweep_cost": ["sweep / queue: "],
+    "train_throughput": ["numerics portable / native at batch 256", "peak memory growth for 2,000 x 54"],
+}
+HELPERS = {"__init__", "meter"}  # meter wraps each stage inside data_scale's runs
+
+
+def test_every_benchmark_has_a_smoke_check():
+    modules = {path.stem for path in (REPO / "bench").glob("*.py")} - HELPERS
+    assert modules == set(LAST_WORDS)
+
+
+@pytest.mark.parametrize("name", sorted(LAST_WORDS))
+def test_benchmark_runs_at_its_smoke_size(name):
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{name}", "--smoke"],
+        cwd=REPO, env=project_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    assert "Traceback" not in done.stderr
+    for words in LAST_WORDS[name]:
+        assert words in done.stdout, done.stdout
+
+
+def test_smoke_figures_never_reach_the_readme():
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.baselines", "--smoke", "--readme"],
+        cwd=REPO, env=project_env(), capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 2 and "leave out --readme" in done.stderr

@@ -95,7 +95,8 @@ def by_importance(path: Path) -> list[str]:
 
 
 def revisions(marks: list[dict[str, str]]) -> set[str]:
-    return {m.group(1) for mark in marks if (m := re.search(r"revision: ([\w-]+)", mark.get("aria-label", "")))}
+    found = (re.search(r"revision: ([\w-]+)", mark.get("aria-label", "")) for mark in marks)
+    return {match.group(1) for match in found if match}
 
 
 def shown(project: Project, *args: str) -> Path:

@@ -97,15 +97,12 @@ def tutorial_samples_per_s(features, labels, seconds: float, repeats: int) -> fl
     return statistics.median(rates)
 
 
-SAMPLES = 1_000_000  # per measurement: fewer are noise (--smoke checks the code, not the speed)
+def epochs_per_repeat(rows: int, samples: int) -> int:
+    """Enough epochs that every measurement sees about `samples` samples (10^6: fewer are noise)."""
+    return max(1, round(samples / rows))
 
 
-def epochs_per_repeat(rows: int) -> int:
-    """Enough epochs that every measurement sees about SAMPLES samples."""
-    return max(1, round(SAMPLES / rows))
-
-
-def engine_samples_per_s(features, labels, batch_size: int, repeats: int) -> float:
+def engine_samples_per_s(features, labels, batch_size: int, repeats: int, samples: int) -> float:
     """This project's engine.train_step after a short warm-up: the median of `repeats` runs."""
     model = new_model()
     optimizer = engine.FunctionalOptimizer("adam", model.parameters(), 1e-3, 0.0, 0.9)
@@ -115,7 +112,7 @@ def engine_samples_per_s(features, labels, batch_size: int, repeats: int) -> flo
     engine.train_step(engine.Batches((x[:warm],), y[:warm], batch_size, torch.Generator().manual_seed(1)),
                       model, optimizer, loss_fn)  # fmt: skip
     batches = engine.Batches((x,), y, batch_size, torch.Generator().manual_seed(0))
-    rates, epochs = [], epochs_per_repeat(len(y))
+    rates, epochs = [], epochs_per_repeat(len(y), samples)
     for _ in range(repeats):
         started = time.perf_counter()
         for _ in range(epochs):
@@ -124,14 +121,14 @@ def engine_samples_per_s(features, labels, batch_size: int, repeats: int) -> flo
     return statistics.median(rates)
 
 
-def sklearn_samples_per_s(features, labels, repeats: int, batch_size: int = 256) -> float:
+def sklearn_samples_per_s(features, labels, repeats: int, samples: int, batch_size: int = 256) -> float:
     """scikit-learn's MLPClassifier, same layers, Adam: the median of `repeats` fits."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
     rates = []
     for seed in range(repeats):
-        epochs = epochs_per_repeat(len(labels))
+        epochs = epochs_per_repeat(len(labels), samples)
         clf = MLPClassifier(
             hidden_layer_sizes=tuple(HIDDEN),
             batch_size=batch_size,
@@ -203,22 +200,22 @@ LOADERS = {
 }
 
 
-def measure(kind: str, rows: int, repeats: int, tutorial_seconds: float) -> float:
+def measure(kind: str, rows: int, repeats: int, tutorial_seconds: float, samples: int) -> float:
     if kind == "matmul":
         return matmul_gflops()
     features, labels = synthetic(rows)
     if kind == "tutorial":
         return tutorial_samples_per_s(features, labels, tutorial_seconds, repeats)
     if kind == "sklearn":
-        return sklearn_samples_per_s(features, labels, repeats)
-    return engine_samples_per_s(features, labels, 256 if kind == "engine256" else LARGE_BATCH, repeats)
+        return sklearn_samples_per_s(features, labels, repeats, samples)
+    batch_size = 256 if kind == "engine256" else LARGE_BATCH
+    return engine_samples_per_s(features, labels, batch_size, repeats, samples)
 
 
-def in_child(*args: str, setting: str = "native", smoke: bool = False) -> str:
+def in_child(*args: str, setting: str = "native") -> str:
     """Each measurement runs in a fresh process: a loader run earlier in the same process
     (thread pools, allocator state) was seen to slow the next one by up to 30%. The child
     gets the environment numerics.apply(setting) gives a stage, before its torch loads."""
-    args = (*args, "--smoke") if smoke else args
     done = subprocess.run([sys.executable, "-m", "bench.train_throughput", *args], capture_output=True,
                           text=True, check=True, env=numerics.environment(setting))  # fmt: skip
     return done.stdout
@@ -229,27 +226,26 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--tutorial-seconds", type=float, default=3.0, help="per measuring window")
     parser.add_argument("--repeats", type=int, default=3, help="each figure is the median of this many")
+    parser.add_argument("--samples", type=int, default=1_000_000, help="trained per engine figure")
     parser.add_argument("--smoke", action="store_true", help="2,000 rows, 5,000 samples a figure, once")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.smoke:
-        global SAMPLES
-        SAMPLES = 5_000
-        args.rows, args.repeats, args.tutorial_seconds = [2_000], 1, 0.05
+    if args.smoke:  # checks the code, not the speed
+        args.rows, args.repeats, args.tutorial_seconds, args.samples = [2_000], 1, 0.05, 5_000
     if args.child == "memory":
         print(json.dumps(peak_memory(args.rows[0])))
         return
     if args.child:
-        print(measure(args.child, args.rows[0], args.repeats, args.tutorial_seconds))
+        print(measure(args.child, args.rows[0], args.repeats, args.tutorial_seconds, args.samples))
         return
 
     def run(kind: str, rows: int = 0) -> float:
         # a kind ending in _portable is the same measurement under train.numerics portable
         child = kind.removesuffix("_portable")
         setting = "native" if child == kind else "portable"
-        return float(in_child("--child", child, "--rows", str(rows), "--repeats", "1",
-                              "--tutorial-seconds", str(args.tutorial_seconds), setting=setting,
-                              smoke=args.smoke))  # fmt: skip
+        return float(in_child("--child", child, "--rows", str(rows), "--repeats", "1", "--samples",
+                              str(args.samples), "--tutorial-seconds", str(args.tutorial_seconds),
+                              setting=setting))  # fmt: skip
 
     params = n_params(new_model())
     gflops = max(run("matmul") for _ in range(args.repeats))
@@ -284,7 +280,7 @@ def main() -> None:
     for line in ratios:
         print(f"- {line}")
     rows = max(args.rows)
-    memory = json.loads(in_child("--child", "memory", "--rows", str(rows), smoke=args.smoke))
+    memory = json.loads(in_child("--child", "memory", "--rows", str(rows)))
     mib = {key: value / 2**20 for key, value in memory.items()}
     share = memory["growth"] / (memory["data"] + memory["model"])
     print(f"- peak memory growth for {rows:,} x {FEATURES}: {mib['growth']:,.0f} MiB = {share:.2f}x "

@@ -203,7 +203,7 @@ def _device(p: params.TrainParams, local_rank: int, local_world: int) -> tuple[t
 
 
 def _worker(p: params.TrainParams, rank: int) -> None:
-    from stages import numerics, train
+    from stages import numerics, training
 
     world = int(os.environ["WORLD_SIZE"])
     if world != p.world_size:
@@ -223,18 +223,18 @@ def _worker(p: params.TrainParams, rank: int) -> None:
     )
     group = Group(rank, world, device)
     started = time.perf_counter()
-    model, result, config, metric = train.train(p, device, group)
+    model, result, config, metric = training.train(p, device, group)
     dist.barrier()  # every rank finished: nothing is written if any failed
     if rank == 0:
         log.info(
             "%d epochs in %.2f s on %d processes; kept epoch %d",
             len(result.history), time.perf_counter() - started, world, result.best_epoch,
         )  # fmt: skip
-        train.write_outputs(model, result, config, metric)
+        training.write_outputs(model, result, config, metric)
 
 
 class Group:
-    """This rank's place in the process group, as train.train needs it."""
+    """This rank's place in the process group, as training.train needs it (training.RankGroup)."""
 
     def __init__(self, rank: int, world_size: int, device: torch.device) -> None:
         self.rank, self.world_size, self.device = rank, world_size, device

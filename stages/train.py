@@ -1,127 +1,18 @@
-"""Stage train: fit the MLP on the scaled train split, validating on val every epoch.
+"""Stage train: fit the model on the scaled train split, validating on val every epoch.
 
-Writes models/model.pt (state_dict + config), metrics/history.csv and metrics/train.json.
-torch is imported inside the functions: train.numerics must be applied before it loads.
+Writes models/model.pt (state_dict + config), metrics/history.csv and metrics/train.json
+(stages.training). With train.world_size > 1, or under torchrun, stages.distributed runs the
+ranks instead. torch is imported inside main: train.numerics must be applied before it loads.
 """
-
-from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-from stages import artifacts, numerics, params, tasks
+from stages import numerics, params
 from stages.errors import run
 
-if TYPE_CHECKING:
-    import torch
-    from torch import nn
-
-    from stages import distributed, engine
-
 log = logging.getLogger("train")
-
-
-def to_batches(
-    path, device: torch.device, batch_size: int, generator=None, group: distributed.Group | None = None
-) -> tuple[engine.Batches, dict]:
-    """A split's rows on the device, as batches (this rank's share of each, on several processes)."""
-    import torch
-
-    from stages import engine
-
-    arrays = artifacts.read_npz(path)
-    inputs = (torch.from_numpy(arrays["features"]).to(device), torch.from_numpy(arrays["codes"]).to(device))
-    labels = torch.from_numpy(tasks.from_arrays(arrays).training_target(arrays["labels"])).to(device)
-    make = engine.Batches if group is None else group.batches
-    return make(inputs, labels, batch_size, generator), arrays
-
-
-def progress_printer(epochs: int, metric: str = "accuracy") -> Callable[[engine.Epoch, int], None]:
-    """One line per epoch: rewritten in place on a terminal, about 10 lines in a log."""
-    interactive = sys.stderr.isatty()
-    every = max(1, epochs // 10)
-    short = {"accuracy": "acc"}.get(metric, metric)
-
-    def report(e: engine.Epoch, best_val_epoch: int) -> None:
-        line = (
-            f"train: epoch {e.epoch:>{len(str(epochs))}}/{epochs}  "
-            f"loss {e.train_loss:.4f} {short} {e.train_metric:.4f} | "
-            f"val loss {e.val_loss:.4f} {short} {e.val_metric:.4f} | best val epoch {best_val_epoch}"
-        )
-        if interactive:
-            print("\r" + line, end="", file=sys.stderr, flush=True)
-        elif e.epoch == 1 or e.epoch % every == 0:
-            print(line, file=sys.stderr)
-
-    return report
-
-
-def train(
-    p: params.TrainParams, device: torch.device, group: distributed.Group | None = None
-) -> tuple[nn.Module, engine.FitResult, dict, str]:
-    """The trained model, its history, its config and the name of the task's metric. With a
-    group (train.world_size > 1) this is one rank: its share of each batch, DDP's gradients."""
-    import torch
-
-    from stages import engine
-    from stages.model import TabularNet, embedding_widths, model_config
-
-    torch.manual_seed(p.seed)
-    shuffle = torch.Generator().manual_seed(p.seed)
-    train_batches, arrays = to_batches(artifacts.SCALED["train"], device, p.batch_size, shuffle, group)
-    val_batches, _ = to_batches(artifacts.SCALED["val"], device, max(p.batch_size, 4096), None, group)
-    task = tasks.from_arrays(arrays)
-    loss_fn = task.criterion(p.loss)  # refuses a loss of the other task before any work
-    class_names = arrays["class_names"].tolist()
-    n_numeric = train_batches.inputs[0].shape[1]
-    cardinalities = arrays["cardinalities"].tolist()
-    widths = embedding_widths(cardinalities, p.embedding_dim)
-    n_outputs = task.n_outputs(class_names)
-    model = TabularNet(n_numeric, cardinalities, widths, list(p.hidden), n_outputs, p.activation).to(device)
-    fitted = model if group is None else group.wrap(model)  # DDP shares model's parameters
-    optimizer = engine.FunctionalOptimizer(p.optimizer, fitted.parameters(), p.lr, p.weight_decay, p.momentum)
-    reports = group is None or group.reports
-    result = engine.fit(
-        fitted, optimizer, loss_fn, train_batches, val_batches,
-        epochs=p.epochs, patience=p.patience, min_delta=p.min_delta,
-        on_epoch=progress_printer(p.epochs, task.metric) if reports else lambda epoch, best: None,
-        task=task,
-    )  # fmt: skip
-    if reports and sys.stderr.isatty():
-        print(file=sys.stderr)
-    config = model_config(n_numeric, cardinalities, widths, list(p.hidden), p.activation, n_outputs)
-    config.update(task.config(arrays), loss=task.check_loss(p.loss))
-    config["input_numeric"] = arrays["input_numeric"].tolist()
-    config["input_categorical"] = arrays["input_categorical"].tolist()
-    return model, result, config, task.metric
-
-
-def train_metrics(result: engine.FitResult, metric: str = "accuracy") -> dict:
-    best = result.best
-    return {
-        "epochs_run": len(result.history),
-        "best_epoch": result.best_epoch,
-        "train_loss": round(best.train_loss, 6),
-        f"train_{metric}": round(best.train_metric, 6),
-        "val_loss": round(best.val_loss, 6),
-        f"val_{metric}": round(best.val_metric, 6),
-    }
-
-
-def write_outputs(model: nn.Module, result: engine.FitResult, config: dict, metric: str) -> None:
-    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
-    artifacts.write_torch(artifacts.MODEL, {"config": config, "state_dict": state})
-    columns = ["epoch", "train_loss", f"train_{metric}", "val_loss", f"val_{metric}"]
-    rows = [
-        [e.epoch, *(round(v, 6) for v in (e.train_loss, e.train_metric, e.val_loss, e.val_metric))]
-        for e in result.history
-    ]
-    artifacts.write_csv(artifacts.HISTORY, columns, rows)
-    artifacts.write_json(artifacts.TRAIN_METRICS, train_metrics(result, metric))
 
 
 def main() -> None:
@@ -132,21 +23,21 @@ def main() -> None:
 
         distributed.main(p)
         return
-    from stages import engine
+    from stages import engine, training
 
     numerics.set_threads(p.threads)
 
     device = engine.resolve_device(p.device)
     log.info("device %s", device)
     started = time.perf_counter()
-    model, result, config, metric = train(p, device)
+    model, result, config, metric = training.train(p, device)
     log.info(
         "%d epochs in %.2f s; kept epoch %d",
         len(result.history),
         time.perf_counter() - started,
         result.best_epoch,
     )
-    write_outputs(model, result, config, metric)
+    training.write_outputs(model, result, config, metric)
 
 
 if __name__ == "__main__":

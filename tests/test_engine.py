@@ -240,7 +240,7 @@ def test_training_does_not_import_dynamo():
 
 
 def test_progress_is_about_ten_lines_in_a_log_and_one_rewritten_line_on_a_terminal(monkeypatch, capsys):
-    from stages.train import progress_printer
+    from stages.training import progress_printer
 
     epoch = engine.Epoch(1, 0.5, 0.8, 0.6, 0.7)
     monkeypatch.setattr("sys.stderr.isatty", lambda: False)

@@ -8,7 +8,7 @@ import sys
 import pytest
 import yaml
 
-from .conftest import stage_error_line
+from .conftest import REPO, stage_error_line
 
 pytestmark = pytest.mark.slow
 
@@ -69,3 +69,24 @@ def test_a_stage_under_another_python_says_which_and_the_fix(project, tmp_path):
         "`export PATH=$PWD/.venv/bin:$PATH` and run the command again, or use `make repro`"
     )
     assert "failed to reproduce 'prepare'" in done.stderr
+
+
+def imports_of(path) -> set[str]:
+    """Every module a source file imports, anywhere in it (`from stages import x` as stages.x)."""
+    import ast
+
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_arrows_point_down_from_the_stage_to_its_launcher_to_training():
+    """train (the stage) -> distributed (the launcher) -> training; never back up."""
+    stages = REPO / "stages"
+    assert not {"stages.train", "stages.distributed"} & imports_of(stages / "training.py")
+    assert "stages.train" not in imports_of(stages / "distributed.py")

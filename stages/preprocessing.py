@@ -3,7 +3,10 @@
 Fit on the train split only; the scale stage applies it to every split and predict to new rows.
 Numeric columns: an empty cell takes the train median (scikit-learn's SimpleImputer(strategy=
 "median")), then `scale.method` as scikit-learn's StandardScaler, MinMaxScaler or RobustScaler
-define it, computed on the imputed train column; tests check both against scikit-learn. Text
+define it, computed on the imputed train column; tests check both against scikit-learn.
+`robust_clip` is RealMLP's robust scaling with smooth clipping (Holzmüller et al., "Better by
+default", NeurIPS 2024): (x - median) / IQR, then z / sqrt(1 + (z / 3)^2), so a value far outside
+train's range maps to within +-3 instead of far out, where a network extrapolates wildly. Text
 columns: each value seen in train at least `scale.min_frequency` times gets its own code; every
 other value, and any value train never held, shares the code OTHER; an empty cell has EMPTY.
 
@@ -21,6 +24,7 @@ from stages.datasets import Dataset
 EMPTY, OTHER = 0, 1  # codes every text column reserves; a vocabulary's values follow from 2
 RESERVED = 2
 CHUNK_ROWS = 1 << 16  # rows per float64 chunk in transform_numeric: 64k x 20 columns = 10 MB
+SMOOTH_CLIP = 3.0  # robust_clip's bound: |output| < 3, as RealMLP's
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,8 @@ class Preprocessor:
             np.copyto(chunk, np.broadcast_to(self.fill, chunk.shape), where=np.isnan(chunk))
             chunk -= self.center
             chunk /= self.scale
+            if self.method == "robust_clip":
+                chunk /= np.sqrt(1.0 + (chunk / SMOOTH_CLIP) ** 2)
             out[start : start + CHUNK_ROWS] = chunk
         return out
 
@@ -77,6 +83,12 @@ def fit_numeric(method: str, features: np.ndarray) -> tuple[np.ndarray, np.ndarr
         elif method == "robust":
             q25, q50, q75 = np.percentile(column, [25, 50, 75])
             center[j], spread = q50, q75 - q25
+        elif method == "robust_clip":
+            q25, q50, q75 = np.percentile(column, [25, 50, 75])
+            spread = q75 - q25 if q75 > q25 else (column.max() - column.min()) / 2  # RealMLP's fallback
+            # a constant column maps every value to 0 (RealMLP's factor 0): x / inf
+            center[j], scale[j] = q50, spread if spread > 0 else np.inf
+            continue
         else:  # none
             continue
         # a constant column is left unscaled, as scikit-learn's scalers leave it

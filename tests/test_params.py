@@ -54,7 +54,12 @@ def test_train_types_are_coerced():
         ("train", "embedding_dim", None, "train.embedding_dim = null is not allowed"),
         ("scale", "min_frequency", 0, "scale.min_frequency must be >= 1"),
         ("scale", "min_frequency", 2.0, "scale.min_frequency must be an integer"),
-        ("scale", "method", "zscore", "scale.method must be one of standard, minmax, robust, none"),
+        (
+            "scale",
+            "method",
+            "zscore",
+            "scale.method must be one of standard, minmax, robust, robust_clip, none",
+        ),
         ("split", "holdout_size", 1.0, "split.holdout_size must be a fraction strictly between 0 and 1"),
         ("split", "test_size", 0, "split.test_size must be a fraction strictly between 0 and 1"),
         ("split", "random_state", -1, "split.random_state must be between 0"),

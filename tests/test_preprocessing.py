@@ -45,6 +45,42 @@ def test_each_method_is_fit_on_train_only_as_scikit_learn_does_it(method, refere
     assert got.dtype == np.float32 and got.flags.c_contiguous and not np.isnan(got).any()
 
 
+def realmlp_robust_smooth_clip(train: np.ndarray, test: np.ndarray) -> np.ndarray:
+    """RealMLP's RobustScaleSmoothClipTransform (pytabkit), as its paper's code writes it."""
+    median = np.median(train, axis=0)
+    quant_diff = np.quantile(train, 0.75, axis=0) - np.quantile(train, 0.25, axis=0)
+    idxs = quant_diff == 0.0
+    quant_diff[idxs] = 0.5 * (train.max(axis=0)[idxs] - train.min(axis=0)[idxs])
+    factors = 1.0 / (quant_diff + 1e-30)
+    factors[quant_diff == 0.0] = 0.0
+    scaled = factors * (test - median)
+    return scaled / np.sqrt(1 + (scaled / 3) ** 2)
+
+
+@pytest.mark.parametrize("missing", [0.0, 0.1])
+def test_robust_clip_is_realmlps_robust_scaling_and_smooth_clipping(missing):
+    train, test = _train_and_test(missing)
+    rng = np.random.default_rng(1)
+    wide = rng.normal(0, 1, (400, 4))
+    wide[:, 0] = rng.integers(0, 2, 400) * (rng.random(400) < 0.1)  # IQR 0: half the range instead
+    wide[:, 1] = 4.0  # constant: every value maps to 0
+    wide[:, 2] = rng.lognormal(0, 2, 400)  # heavy tail
+    new = rng.normal(0, 50, (100, 4))  # far outside train's range
+    for fit_on, apply_to in ((train.features, test.features), (wide, new)):
+        names = [f"x{i}" for i in range(fit_on.shape[1])]
+        dataset = numeric_dataset(fit_on.astype(np.float32), np.arange(len(fit_on)) % 2, names, ["x", "y"])
+        fitted, _ = preprocessing.fit("robust_clip", 5, dataset)
+        got = fitted.transform_numeric(apply_to.astype(np.float32))
+        imputer = SimpleImputer(strategy="median").fit(dataset.features.astype(np.float64))
+        expected = realmlp_robust_smooth_clip(
+            imputer.transform(dataset.features.astype(np.float64)),
+            imputer.transform(apply_to.astype(np.float32).astype(np.float64)),
+        )
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+        assert got.dtype == np.float32 and (np.abs(got) <= 3).all()
+    assert (got[:, 1] == 0).all() and np.abs(got[:, 2]).max() > 2.9
+
+
 def test_standard_scaled_train_has_zero_mean_unit_std():
     train, _ = _train_and_test()
     fitted, _ = preprocessing.fit("standard", 5, train)

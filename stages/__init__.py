@@ -9,7 +9,7 @@ whose first missing package would otherwise end the stage in a traceback.
 import importlib.util
 import sys
 
-# import name -> requirements.txt's name, for every package a stage, predict or sweep imports.
+# import name -> requirements.txt's name, for every package the stages and predict import.
 # find_spec locates a package without importing it: about 4 ms for all of them.
 REQUIRED = {
     "numpy": "numpy",

@@ -24,7 +24,7 @@ from stages.datasets import Dataset
 EMPTY, OTHER = 0, 1  # codes every text column reserves; a vocabulary's values follow from 2
 RESERVED = 2
 CHUNK_ROWS = 1 << 16  # rows per float64 chunk in transform_numeric: 64k x 20 columns = 10 MB
-SMOOTH_CLIP = 3.0  # robust_clip's bound: |output| < 3, as RealMLP's
+SMOOTH_CLIP = 3.0  # robust_clip's bound: |output| within 3 (3 itself after float32 rounding), as RealMLP's
 
 
 @dataclass(frozen=True)

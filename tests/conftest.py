@@ -249,6 +249,12 @@ def customers_example() -> dict[str, list]:
     return table
 
 
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """A CSV's rows, each as column -> text."""
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
 def write_table(table: dict[str, list], path: Path) -> None:
     """Write column -> values as CSV (None as an empty cell) or, by suffix, as Parquet."""
     if path.suffix == ".parquet":

@@ -6,7 +6,6 @@
 (min and max of numbers that DVC hands over as strings), or bars in the wrong order.
 """
 
-import csv
 import os
 import re
 import shutil
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Project
+from .conftest import Project, read_csv
 
 pytestmark = pytest.mark.slow
 
@@ -82,11 +81,6 @@ def bars_top_to_bottom(marks: list[dict[str, str]]) -> list[str]:
 def path_points(mark: dict[str, str]) -> list[tuple[float, float]]:
     numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", mark["d"])]
     return list(zip(numbers[::2], numbers[1::2], strict=False))
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open() as handle:
-        return list(csv.DictReader(handle))
 
 
 def by_importance(path: Path) -> list[str]:

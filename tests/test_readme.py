@@ -21,6 +21,7 @@ from .conftest import (
     commit_this_hosts_run,
     customers_example,
     exp_rows,
+    read_csv,
     stages_ran,
     write_table,
 )
@@ -186,11 +187,6 @@ def test_a_team_shares_the_recorded_artifacts_through_a_remote(walk, tmp_path):
     assert teammate.repro() == []
     done = teammate.run(sys.executable, "-m", "stages.predict", "examples/iris_new_rows.csv", "-o", "p.csv")
     assert done.returncode == 0, done.stderr
-
-
-def read_csv(path) -> list[dict]:
-    with path.open() as handle:
-        return list(csv.DictReader(handle))
 
 
 def test_regression_on_a_branch_and_back(walk):

@@ -102,16 +102,36 @@ def epochs_per_repeat(rows: int, samples: int) -> int:
     return max(1, round(samples / rows))
 
 
-def engine_samples_per_s(features, labels, batch_size: int, repeats: int, samples: int) -> float:
+def tabm_model() -> nn.Module:
+    """The default model as train builds it for a table of 10^4 rows of these features (recipe)."""
+    from stages.model import TabM
+
+    torch.manual_seed(0)
+    return TabM(FEATURES, [], [], HIDDEN, CLASSES, "relu", 0.1, "periodic", 8, classification=True)
+
+
+def engine_samples_per_s(
+    features, labels, batch_size: int, repeats: int, samples: int, model_kind: str = "mlp"
+) -> float:
     """This project's engine.train_step after a short warm-up: the median of `repeats` runs."""
-    model = new_model()
-    optimizer = engine.FunctionalOptimizer("adam", model.parameters(), 1e-3, 0.0, 0.9)
+    from stages import tasks
+
+    if model_kind == "tabm":
+        model = tabm_model()
+        optimizer = engine.FunctionalOptimizer("adamw", model.parameters(), 2e-3, 3e-4, 0.9)
+    else:
+        model = new_model()
+        optimizer = engine.FunctionalOptimizer("adam", model.parameters(), 1e-3, 0.0, 0.9)
     x, y = torch.from_numpy(features), torch.from_numpy(labels)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = tasks.CLASSIFICATION.criterion("cross_entropy")
     warm = min(len(y), 20 * batch_size)
-    engine.train_step(engine.Batches((x[:warm],), y[:warm], batch_size, torch.Generator().manual_seed(1)),
-                      model, optimizer, loss_fn)  # fmt: skip
-    batches = engine.Batches((x,), y, batch_size, torch.Generator().manual_seed(0))
+    codes = torch.empty(len(y), 0, dtype=torch.int32)  # the model's second argument: no text columns
+    inputs = (x,) if model_kind == "mlp" else (x, codes)
+    warm_batches = engine.Batches(
+        tuple(t[:warm] for t in inputs), y[:warm], batch_size, torch.Generator().manual_seed(1)
+    )
+    engine.train_step(warm_batches, model, optimizer, loss_fn)
+    batches = engine.Batches(inputs, y, batch_size, torch.Generator().manual_seed(0))
     rates, epochs = [], epochs_per_repeat(len(y), samples)
     for _ in range(repeats):
         started = time.perf_counter()
@@ -197,6 +217,8 @@ LOADERS = {
     "engine_large": f"engine: whole tensors, permutation slices, batch {LARGE_BATCH}",
     "engine_large_portable": f"engine, batch {LARGE_BATCH}, train.numerics portable",
     "sklearn": "scikit-learn MLPClassifier, batch 256",
+    "tabm": "default model: TabM k=8, 2x256, periodic, AdamW, batch 256",
+    "tabm_portable": "default model, batch 256, train.numerics portable",
 }
 
 
@@ -208,6 +230,8 @@ def measure(kind: str, rows: int, repeats: int, tutorial_seconds: float, samples
         return tutorial_samples_per_s(features, labels, tutorial_seconds, repeats)
     if kind == "sklearn":
         return sklearn_samples_per_s(features, labels, repeats, samples)
+    if kind == "tabm":
+        return engine_samples_per_s(features, labels, 256, repeats, samples, "tabm")
     batch_size = 256 if kind == "engine256" else LARGE_BATCH
     return engine_samples_per_s(features, labels, batch_size, repeats, samples)
 
@@ -274,7 +298,9 @@ def main() -> None:
             f"engine / MLPClassifier at batch 256 {vs_sklearn:.2f}x [>= 1.5]; "
             f"engine batch {LARGE_BATCH} / bound {rate['engine_large'] / bound:.0%} [>= 70%]; "
             f"numerics portable / native at batch 256 {rate['engine256_portable'] / rate['engine256']:.2f}"
-            f" and at batch {LARGE_BATCH} {rate['engine_large_portable'] / rate['engine_large']:.2f}"
+            f" and at batch {LARGE_BATCH} {rate['engine_large_portable'] / rate['engine_large']:.2f}; "
+            f"default model (TabM) / MLP at batch 256 {rate['tabm'] / rate['engine256']:.3f} native, "
+            f"{rate['tabm_portable'] / rate['engine256_portable']:.3f} portable"
         )
     print("\nratios [targets]:")
     for line in ratios:

@@ -18,6 +18,8 @@ REQUIRED = {
     "joblib": "joblib",
     "pyarrow": "pyarrow",
     "torch": "torch",
+    "tabm": "tabm",
+    "rtdl_num_embeddings": "rtdl_num_embeddings",
     "matplotlib": "matplotlib",
 }
 

@@ -28,7 +28,9 @@ TABLE_SUFFIXES = (".csv", ".parquet")
 TABLE_DIR = "data/raw"  # dvc.yaml declares this folder as prepare's dependency
 MISSING_TARGET = ("drop", "fail")
 SCALE_METHODS = ("standard", "minmax", "robust", "robust_clip", "none")
+MODELS = ("tabm", "mlp")  # what each is and its recipe: stages/recipe.py
 OPTIMIZERS = ("adam", "adamw", "sgd")
+NUMERIC_EMBEDDINGS = ("periodic", "none")
 ACTIVATIONS = ("relu", "tanh", "gelu", "leaky_relu", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 LOSSES = ("auto", "cross_entropy", "mse", "huber")  # auto: cross_entropy, or mse for regression
@@ -48,6 +50,9 @@ def _spelled(value: object) -> str:
 
 def _fail(key: str, value: object, allowed: str) -> typing.NoReturn:
     raise UserError(f"params.yaml: {key} = {_spelled(value)} is not allowed; {key} must be {allowed}")
+
+
+fail = _fail  # for the modules that check what a section cannot check alone (recipe)
 
 
 def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
@@ -129,14 +134,19 @@ class ScaleParams:
 
 @dataclass(frozen=True)
 class TrainParams:
+    # `auto` (where a key takes it) is resolved per train.model and table by stages/recipe.py
+    model: str  # tabm: k weight-sharing MLPs (the default); mlp: the tutorial's network
     seed: int
-    epochs: int
-    batch_size: int
-    lr: float
+    epochs: int | str  # at most this many; early stopping (patience) usually ends sooner
+    batch_size: int | str
+    lr: float | str
     optimizer: str
-    weight_decay: float
+    weight_decay: float | str
     momentum: float  # sgd only
-    hidden: tuple[int, ...]
+    hidden: tuple[int, ...] | str
+    k: int  # tabm's ensemble members
+    dropout: float | str
+    numeric_embedding: str  # periodic: each number as learnt sines and cosines; none: as it is
     embedding_dim: int | str  # width of each text column's embedding: a number, or auto (model.py)
     activation: str  # "none" is the tutorial's purely linear stack
     loss: str  # auto: cross_entropy for classification, mse for regression; huber: regression
@@ -144,21 +154,26 @@ class TrainParams:
     numerics: str  # portable: same bytes on any x86-64 host; native: this host's fastest kernels
     threads: int  # CPU threads of train and evaluate; 0 = torch's default (one per core)
     world_size: int  # training processes (torch.distributed, stages/distributed.py); 1 = this one
-    patience: int  # early stopping on val loss; 0 turns it off
+    patience: int | str  # early stopping on val loss; 0 turns it off
     min_delta: float  # smallest val-loss drop that counts as better
 
     def check(self) -> None:
+        _one_of("train.model", self.model, MODELS)
         _in_range("train.seed", self.seed, 0, 2**63 - 1)
-        _in_range("train.epochs", self.epochs, 1)
-        _in_range("train.batch_size", self.batch_size, 1)
-        if not self.lr > 0:
-            _fail("train.lr", self.lr, "a number > 0")
-        _one_of("train.optimizer", self.optimizer, OPTIMIZERS)
-        _in_range("train.weight_decay", self.weight_decay, 0.0)
+        _auto_in_range("train.epochs", self.epochs, 1)
+        _auto_in_range("train.batch_size", self.batch_size, 1)
+        if isinstance(self.lr, float) and not self.lr > 0:
+            _fail("train.lr", self.lr, "auto or a number > 0")
+        _one_of("train.optimizer", self.optimizer, ("auto", *OPTIMIZERS))
+        _auto_in_range("train.weight_decay", self.weight_decay, 0.0)
         _in_range("train.momentum", self.momentum, 0.0, 1.0)
-        for size in self.hidden:
-            if size < 1:
-                _fail("train.hidden", list(self.hidden), "a list of layer widths, each >= 1")
+        if not isinstance(self.hidden, str):
+            for size in self.hidden:
+                if size < 1:
+                    _fail("train.hidden", list(self.hidden), "auto or a list of layer widths, each >= 1")
+        _in_range("train.k", self.k, 1)
+        _auto_in_range("train.dropout", self.dropout, 0.0, 0.9)
+        _one_of("train.numeric_embedding", self.numeric_embedding, ("auto", *NUMERIC_EMBEDDINGS))
         width = self.embedding_dim
         if width != "auto" and not (isinstance(width, int) and not isinstance(width, bool) and width >= 1):
             _fail("train.embedding_dim", self.embedding_dim, "auto or an integer >= 1")
@@ -168,8 +183,14 @@ class TrainParams:
         _one_of("train.numerics", self.numerics, NUMERICS)
         _in_range("train.threads", self.threads, 0)
         _in_range("train.world_size", self.world_size, 1)
-        _in_range("train.patience", self.patience, 0)
+        _auto_in_range("train.patience", self.patience, 0)
         _in_range("train.min_delta", self.min_delta, 0.0)
+
+
+def _auto_in_range(key: str, value: float | str, low: float, high: float | None = None) -> None:
+    """A key that takes `auto` or a number (parse_section has checked which): the number's range."""
+    if not isinstance(value, str):
+        _in_range(key, value, low, high)
 
 
 @dataclass(frozen=True)
@@ -210,14 +231,28 @@ def _coerce(key: str, value: object, kind: object) -> object:
         if not isinstance(value, list):
             _fail(key, value, f"a list of {item_kind.__name__}")
         return tuple(_coerce(key, item, item_kind) for item in value)
-    if isinstance(kind, types.UnionType):  # str | None, int | str
+    if isinstance(kind, types.UnionType):  # str | None, or a number or list | str (auto)
         options = typing.get_args(kind)
         if value is None and type(None) in options:
             return None
-        if int in options:
-            return value  # its section's check() says which numbers and words it takes
-        return _coerce(key, value, str)
+        if options == (str, type(None)):
+            return _coerce(key, value, str)
+        if value == "auto":
+            return value
+        other = next(option for option in options if option is not str)
+        try:
+            return _coerce(key, value, other)
+        except UserError:
+            _fail(key, value, "auto or " + _describe(other))
     raise TypeError(f"no parser for {kind!r}")  # a bug in this module, not a user mistake
+
+
+def _describe(kind: object) -> str:
+    if kind is float:
+        return "a finite number"
+    if typing.get_origin(kind) is tuple:
+        return f"a list of {typing.get_args(kind)[0].__name__}"
+    return "an integer"
 
 
 def parse_section(name: str, raw: object):

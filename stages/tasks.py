@@ -23,6 +23,16 @@ if TYPE_CHECKING:
 HUBER_DELTA = 1.0  # on the standardised target: one train standard deviation
 
 
+def members(outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """An ensemble's training outputs (rows, k, outputs) as k * rows predictions, each with its
+    row's target, and k; other outputs as they are, k = 1. The loss and the train metric of an
+    ensemble are then the mean over its members, as TabM trains."""
+    if outputs.ndim == 3:
+        k = outputs.shape[1]
+        return outputs.flatten(0, 1), targets.repeat_interleave(k), k
+    return outputs, targets, 1
+
+
 class _Task:
     """What both tasks share: resolving train.loss against the task's own losses."""
 
@@ -60,11 +70,14 @@ class Classification(_Task):
         from torch import nn
 
         self.check_loss(loss)
-        return nn.CrossEntropyLoss()
+        cross_entropy = nn.CrossEntropyLoss()
+        return lambda outputs, targets: cross_entropy(*members(outputs, targets)[:2])
 
     def batch_score(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Summed over the batch: rows predicted right."""
-        return outputs.argmax(dim=1).eq(targets).sum()
+        """Summed over the batch: rows predicted right (an ensemble's members: their mean)."""
+        outputs, targets, k = members(outputs, targets)
+        right = outputs.argmax(dim=1).eq(targets).sum()
+        return right if k == 1 else right / k
 
     def epoch_metric(self, total: float, n: int) -> float:
         return total / n
@@ -97,12 +110,24 @@ class Regression(_Task):
         from torch.nn import functional
 
         if self.check_loss(loss) == "huber":
-            return lambda outputs, targets: functional.huber_loss(outputs[:, 0], targets, delta=HUBER_DELTA)
-        return lambda outputs, targets: functional.mse_loss(outputs[:, 0], targets)
+
+            def huber(outputs, targets):
+                outputs, targets, _ = members(outputs, targets)
+                return functional.huber_loss(outputs[:, 0], targets, delta=HUBER_DELTA)
+
+            return huber
+
+        def mse(outputs, targets):
+            outputs, targets, _ = members(outputs, targets)
+            return functional.mse_loss(outputs[:, 0], targets)
+
+        return mse
 
     def batch_score(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Summed over the batch: squared errors, in standard units."""
-        return (outputs[:, 0] - targets).square().sum()
+        """Summed over the batch: squared errors, in standard units (an ensemble's: their mean)."""
+        outputs, targets, k = members(outputs, targets)
+        squared = (outputs[:, 0] - targets).square().sum()
+        return squared if k == 1 else squared / k
 
     def epoch_metric(self, total: float, n: int) -> float:
         """RMSE in the target's units."""

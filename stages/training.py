@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from stages import artifacts, params, tasks
+from stages import artifacts, params, recipe, tasks
 
 if TYPE_CHECKING:
     import torch
@@ -33,14 +33,15 @@ class RankGroup(Protocol):
 
 
 def to_batches(
-    path, device: torch.device, batch_size: int, generator=None, group: RankGroup | None = None
+    split, device: torch.device, batch_size: int, generator=None, group: RankGroup | None = None
 ) -> tuple[engine.Batches, dict]:
-    """A split's rows on the device, as batches (this rank's share of each, on several processes)."""
+    """A split's rows (its file, or its arrays read already) on the device, as batches (this
+    rank's share of each, on several processes)."""
     import torch
 
     from stages import engine
 
-    arrays = artifacts.read_npz(path)
+    arrays = split if isinstance(split, dict) else artifacts.read_npz(split)
     inputs = (torch.from_numpy(arrays["features"]).to(device), torch.from_numpy(arrays["codes"]).to(device))
     labels = torch.from_numpy(tasks.from_arrays(arrays).training_target(arrays["labels"])).to(device)
     make = engine.Batches if group is None else group.batches
@@ -75,12 +76,14 @@ def train(
     import torch
 
     from stages import engine
-    from stages.model import TabularNet, embedding_widths, model_config
+    from stages.model import embedding_widths, from_config, model_config
 
     torch.manual_seed(p.seed)
     shuffle = torch.Generator().manual_seed(p.seed)
-    train_batches, arrays = to_batches(artifacts.SCALED["train"], device, p.batch_size, shuffle, group)
-    val_batches, _ = to_batches(artifacts.SCALED["val"], device, max(p.batch_size, 4096), None, group)
+    arrays = artifacts.read_npz(artifacts.SCALED["train"])
+    r = recipe.resolve(p, len(arrays["labels"]))
+    train_batches, _ = to_batches(arrays, device, r.batch_size, shuffle, group)
+    val_batches, _ = to_batches(artifacts.SCALED["val"], device, max(r.batch_size, 4096), None, group)
     task = tasks.from_arrays(arrays)
     loss_fn = task.criterion(p.loss)  # refuses a loss of the other task before any work
     class_names = arrays["class_names"].tolist()
@@ -88,26 +91,28 @@ def train(
     cardinalities = arrays["cardinalities"].tolist()
     widths = embedding_widths(cardinalities, p.embedding_dim)
     n_outputs = task.n_outputs(class_names)
-    model = TabularNet(n_numeric, cardinalities, widths, list(p.hidden), n_outputs, p.activation).to(device)
+    config = model_config(n_numeric, cardinalities, widths, r.record(), p.activation, n_outputs)
+    model = from_config(config, classification=task.name == "classification").to(device)
     fitted = model if group is None else group.wrap(model)  # DDP shares model's parameters
-    optimizer = engine.FunctionalOptimizer(p.optimizer, fitted.parameters(), p.lr, p.weight_decay, p.momentum)
+    optimizer = engine.FunctionalOptimizer(r.optimizer, fitted.parameters(), r.lr, r.weight_decay, p.momentum)
     reports = group is None or group.reports
     result = engine.fit(
         fitted, optimizer, loss_fn, train_batches, val_batches,
-        epochs=p.epochs, patience=p.patience, min_delta=p.min_delta,
-        on_epoch=progress_printer(p.epochs, task.metric) if reports else lambda epoch, best: None,
+        epochs=r.epochs, patience=r.patience, min_delta=p.min_delta,
+        on_epoch=progress_printer(r.epochs, task.metric) if reports else lambda epoch, best: None,
         task=task,
     )  # fmt: skip
     if reports and sys.stderr.isatty():
         print(file=sys.stderr)
-    config = model_config(n_numeric, cardinalities, widths, list(p.hidden), p.activation, n_outputs)
     config.update(task.config(arrays), loss=task.check_loss(p.loss))
     config["input_numeric"] = arrays["input_numeric"].tolist()
     config["input_categorical"] = arrays["input_categorical"].tolist()
+    config["recipe"] = r.record()
     return model, result, config, task.metric
 
 
-def train_metrics(result: engine.FitResult, metric: str = "accuracy") -> dict:
+def train_metrics(result: engine.FitResult, metric: str = "accuracy", used: dict | None = None) -> dict:
+    """The kept epoch's figures, then the recipe the run used (every `auto` resolved)."""
     best = result.best
     return {
         "epochs_run": len(result.history),
@@ -116,6 +121,7 @@ def train_metrics(result: engine.FitResult, metric: str = "accuracy") -> dict:
         f"train_{metric}": round(best.train_metric, 6),
         "val_loss": round(best.val_loss, 6),
         f"val_{metric}": round(best.val_metric, 6),
+        **({"recipe": used} if used else {}),
     }
 
 
@@ -128,4 +134,4 @@ def write_outputs(model: nn.Module, result: engine.FitResult, config: dict, metr
         for e in result.history
     ]
     artifacts.write_csv(artifacts.HISTORY, columns, rows)
-    artifacts.write_json(artifacts.TRAIN_METRICS, train_metrics(result, metric))
+    artifacts.write_json(artifacts.TRAIN_METRICS, train_metrics(result, metric, config.get("recipe")))

@@ -170,7 +170,9 @@ def test_model_rebuilds_from_its_config():
     model = TabularNet(4, [5, 30], [3, 8], [16, 8], 3, "none")
     assert [type(m) for m in model.mlp] == [nn.Linear, nn.Linear, nn.Linear]  # the tutorial's stack
     assert model.mlp[0].in_features == 4 + 3 + 8
-    config = model_config(4, [5, 30], [3, 8], [16, 8], "none", 3)
+    used = {"model": "mlp", "hidden": [16, 8], "dropout": 0.0, "numeric_embedding": "none", "k": 1}
+    config = model_config(4, [5, 30], [3, 8], used, "none", 3)
+    config["task"] = "classification"
     clone = from_config(config)
     clone.load_state_dict(model.state_dict())
     x, codes = (

@@ -25,22 +25,25 @@ def test_repo_params_parse(name):
 
 def test_train_types_are_coerced():
     train = params.parse_section("train", repo_section("train"))
-    assert train.hidden == (64, 64) and isinstance(train.lr, float) and isinstance(train.epochs, int)
+    assert train.hidden == "auto" and train.epochs == "auto" and isinstance(train.momentum, float)
+    explicit = params.parse_section("train", dict(repo_section("train"), hidden=[64, 64], lr=1, epochs=3))
+    assert explicit.hidden == (64, 64) and explicit.lr == 1.0 and isinstance(explicit.lr, float)
+    assert explicit.epochs == 3
 
 
 @pytest.mark.parametrize(
     ("section", "key", "value", "message"),
     [
         ("train", "epochs", -5, "train.epochs = -5 is not allowed; train.epochs must be >= 1"),
-        ("train", "epochs", 2.5, "train.epochs must be an integer"),
-        ("train", "epochs", True, "train.epochs must be an integer"),
-        ("train", "lr", 0, "train.lr must be a number > 0"),
-        ("train", "lr", "fast", "train.lr must be a finite number"),
+        ("train", "epochs", 2.5, "train.epochs must be auto or an integer"),
+        ("train", "epochs", True, "train.epochs must be auto or an integer"),
+        ("train", "lr", 0, "train.lr must be auto or a number > 0"),
+        ("train", "lr", "fast", "train.lr must be auto or a finite number"),
         ("train", "activation", "swish", "must be one of relu, tanh, gelu, leaky_relu, none"),
-        ("train", "optimizer", "lbfgs", "must be one of adam, adamw, sgd"),
+        ("train", "optimizer", "lbfgs", "must be one of auto, adam, adamw, sgd"),
         ("train", "device", "tpu", "must be one of auto, cpu, cuda, mps"),
-        ("train", "hidden", [16, 0], "train.hidden must be a list of layer widths, each >= 1"),
-        ("train", "hidden", 16, "train.hidden must be a list of int"),
+        ("train", "hidden", [16, 0], "train.hidden must be auto or a list of layer widths, each >= 1"),
+        ("train", "hidden", 16, "train.hidden must be auto or a list of int"),
         ("train", "patience", -1, "train.patience must be >= 0"),
         ("train", "world_size", 0, "train.world_size = 0 is not allowed; train.world_size must be >= 1"),
         (
@@ -49,8 +52,8 @@ def test_train_types_are_coerced():
             0,
             "train.embedding_dim = 0 is not allowed; train.embedding_dim must be auto or an integer >= 1",
         ),
-        ("train", "embedding_dim", "wide", "train.embedding_dim must be auto or an integer >= 1"),
-        ("train", "embedding_dim", 8.5, "train.embedding_dim must be auto or an integer >= 1"),
+        ("train", "embedding_dim", "wide", "train.embedding_dim must be auto or an integer"),
+        ("train", "embedding_dim", 8.5, "train.embedding_dim must be auto or an integer"),
         ("train", "embedding_dim", None, "train.embedding_dim = null is not allowed"),
         ("scale", "min_frequency", 0, "scale.min_frequency must be >= 1"),
         ("scale", "min_frequency", 2.0, "scale.min_frequency must be an integer"),
@@ -111,7 +114,9 @@ def test_table_source_needs_a_target():
 
 
 def test_unknown_key_lists_the_allowed_ones():
-    with pytest.raises(UserError, match="unknown key train.epoch; allowed keys in train: seed, epochs, "):
+    with pytest.raises(
+        UserError, match="unknown key train.epoch; allowed keys in train: model, seed, epochs, "
+    ):
         params.parse_section("train", {**repo_section("train"), "epoch": 3})
 
 

@@ -94,7 +94,9 @@ def test_a_typo_in_a_set_param_key_is_dvcs_error_and_changes_nothing(walk):
 
 def test_a_branch_and_metrics_diff(walk):
     walk.git("checkout", "-q", "-b", "linear")
-    done = walk.dvc("exp", "run", "-S", "train.activation=none", "-S", "train.hidden=[16,8]")
+    done = walk.dvc(
+        "exp", "run", "-S", "train.model=mlp", "-S", "train.activation=none", "-S", "train.hidden=[16,8]"
+    )
     assert stages_ran(done) == ["train", "evaluate"]
     walk.git("add", "-A")
     walk.git("commit", "-qm", "linear stack, as the tutorial")
@@ -237,7 +239,10 @@ def test_regression_on_a_branch_and_back(walk):
 
     # experiments on the branch; [] after [16,8]: params.yaml stays valid YAML (see its comment)
     for value in ("train.hidden=[16,8]", "train.hidden=[]"):
-        assert stages_ran(walk.dvc("exp", "run", "-S", value)) == ["train", "evaluate"]
+        assert stages_ran(walk.dvc("exp", "run", "-S", "train.model=mlp", "-S", value)) == [
+            "train",
+            "evaluate",
+        ]
     walk.git("checkout", ".")
     assert walk.repro() == []
     shown = walk.dvc(

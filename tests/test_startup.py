@@ -65,7 +65,8 @@ def test_a_stage_under_another_python_says_which_and_the_fix(project, tmp_path):
                        check=False, env={"PATH": path})  # fmt: skip
     assert stage_error_line(done) == (
         f"error: {bare / 'bin' / 'python'} runs this stage but lacks numpy, PyYAML, scikit-learn, joblib, "
-        "pyarrow, torch, matplotlib (pinned in requirements.txt): it is not the project's .venv Python; "
+        "pyarrow, torch, tabm, rtdl_num_embeddings, matplotlib (pinned in requirements.txt): "
+        "it is not the project's .venv Python; "
         "`export PATH=$PWD/.venv/bin:$PATH` and run the command again, or use `make repro`"
     )
     assert "failed to reproduce 'prepare'" in done.stderr

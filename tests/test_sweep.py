@@ -29,7 +29,7 @@ def test_the_grid_is_the_product_of_the_values_in_order():
 @pytest.mark.parametrize(
     ("specs", "message"),
     [
-        (["train.epoch=5"], "unknown key train.epoch; keys of train: seed, epochs,"),
+        (["train.epoch=5"], "unknown key train.epoch; keys of train: model, seed, epochs,"),
         (["trian.epochs=5"], "no section 'trian' in params.yaml"),
         (["epochs=5"], "give section.key=value"),
         (["train.epochs="], "give section.key=value"),

@@ -26,7 +26,7 @@ repro: setup
 	$(RUN) $(BIN)/dvc repro
 
 test: setup $(BENCH_STAMP)
-	$(RUN) $(BIN)/python -m pytest -n auto
+	$(RUN) $(BIN)/python -m pytest -n auto --durations=15
 
 lint: setup $(BENCH_STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

@@ -9,10 +9,11 @@ Each table (seeded): 20 numeric columns, text columns of 3, 12, 100, 10,000 and 
 distinct values (2% empty cells in every feature column), an `id` column (dropped) and a
 5-class text label drawn from a softmax over a linear map of the numbers plus a per-value effect
 of each text column, so only a model that learns the text columns reaches the best accuracy.
-The real `dvc repro` runs in a temp copy of the repo (train.epochs 1, train.patience 0,
-train.batch_size 2048: the committed batch of 16 is Iris's; train.numerics native unless
---numerics says otherwise: the setting for a large table, about twice portable's training
-throughput), each stage under bench.meter.
+The real `dvc repro` runs in a temp copy of the repo (the committed model, TabM; train.epochs 1,
+train.patience 0, train.batch_size 2048: one pass over the rows measures the cost of training
+without the hours of a whole run; train.numerics native unless --numerics says otherwise: the
+setting for a large table, about twice portable's training throughput), each stage under
+bench.meter.
 "Beyond imports" is a stage's peak RSS less its peak on a 1,000-row table of the same shape:
 what the libraries hold once imported. predict then scores 10^6 new rows from Parquet.
 """

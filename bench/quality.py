@@ -80,7 +80,8 @@ TABLES = [
           about="US births per state and day; the date as text (7,305 values)"),
 ]  # fmt: skip
 SMOKE = [Table("churn", "modeldata", "mlc_churn", "classification", "churn", rows=600),
-         Table("ames", "modeldata", "ames", "regression", "Sale_Price", rows=400)]  # fmt: skip
+         Table("gss_wages", "stevedata", "gss_wages", "regression", "realrinc", text=("occ10",),
+               missing_target="drop", rows=600)]  # fmt: skip
 SMOKE_TRAIN = {"epochs": 3}  # train params a smoke run sets, for both models
 
 

@@ -17,7 +17,7 @@ LAST_WORDS = {
     "baselines": ["| iris | 150 | 3 | 15 |", "| diabetes | 442 | 44 |"],
     "data_scale": ["**2,000 rows**", "| evaluate |", "predict, 1,000 new rows from Parquet"],
     "distributed_throughput": ["batch   256: world_size 1", "| launch + set-up of 2 ranks"],
-    "quality": ["| churn | 600 | 2 classes |", "| ames | 400 | regression |", "of 2 tables; >= CatBoost on"],
+    "quality": ["| churn | 600 | 2 classes |", "| gss_wages | 3", "of 2 tables; >= CatBoost on"],
     "repro_time": ["| dvc repro, nothing changed |"],
     "sweep_cost": ["sweep / queue: "],
     "train_throughput": [

@@ -43,8 +43,10 @@ def numbers(text: str, path) -> dict[str, float]:
 
 # Where train's kernels differ from those that made the committed lock (another architecture,
 # or --lock-from-another-host), its metrics must agree with the committed ones within this much
-# (absolute); on x86-64, train.numerics portable gives the lock's bytes.
-OTHER_KERNELS_TOLERANCE = 1e-4
+# (absolute); on x86-64, train.numerics portable gives the lock's bytes. TabM's 39 Iris epochs
+# carry other last bits further than the MLP's 43 did: measured up to 1.04e-4 on a late epoch's
+# val loss under ATen's generic kernels (.ci/run's --lock-from-another-host).
+OTHER_KERNELS_TOLERANCE = 1e-3
 RECORDED = (artifacts.TRAIN_METRICS, artifacts.EVAL_METRICS, artifacts.HISTORY)
 
 
@@ -77,6 +79,8 @@ def test_fresh_clone_reproduces_the_committed_lock(fresh_built, request):
             numbers(fresh_clone.path(str(path)).read_text(), path),
         )
         assert now.keys() == then.keys(), path  # same epochs run, same metrics
+        deviation = max((abs(value - then[key]), key) for key, value in now.items())
+        print(f"{path}: largest deviation from the committed file {deviation[0]:.3g} ({deviation[1]})")
         for key, value in now.items():
             assert abs(value - then[key]) <= OTHER_KERNELS_TOLERANCE, (path, key, value, then[key])
     confusion = str(artifacts.CONFUSION)

@@ -43,10 +43,12 @@ def numbers(text: str, path) -> dict[str, float]:
 
 # Where train's kernels differ from those that made the committed lock (another architecture,
 # or --lock-from-another-host), its metrics must agree with the committed ones within this much
-# (absolute); on x86-64, train.numerics portable gives the lock's bytes. TabM's 39 Iris epochs
-# carry other last bits further than the MLP's 43 did: measured up to 1.04e-4 on a late epoch's
-# val loss under ATen's generic kernels (.ci/run's --lock-from-another-host).
-OTHER_KERNELS_TOLERANCE = 1e-3
+# (absolute); on x86-64, train.numerics portable gives the lock's bytes. The per-epoch history
+# gets more room: TabM's train accuracy is over 105 rows x 8 members, where other last bits
+# flip a member's answer on a row or two in some epoch (measured 0.00238; train.json and
+# eval.json within 4.1e-5 under ATen's generic kernels).
+OTHER_KERNELS_TOLERANCE = 1e-4
+HISTORY_TOLERANCE = 0.005
 RECORDED = (artifacts.TRAIN_METRICS, artifacts.EVAL_METRICS, artifacts.HISTORY)
 
 
@@ -81,8 +83,9 @@ def test_fresh_clone_reproduces_the_committed_lock(fresh_built, request):
         assert now.keys() == then.keys(), path  # same epochs run, same metrics
         deviation = max((abs(value - then[key]), key) for key, value in now.items())
         print(f"{path}: largest deviation from the committed file {deviation[0]:.3g} ({deviation[1]})")
+        tolerance = HISTORY_TOLERANCE if path == artifacts.HISTORY else OTHER_KERNELS_TOLERANCE
         for key, value in now.items():
-            assert abs(value - then[key]) <= OTHER_KERNELS_TOLERANCE, (path, key, value, then[key])
+            assert abs(value - then[key]) <= tolerance, (path, key, value, then[key])
     confusion = str(artifacts.CONFUSION)
     assert fresh_clone.path(confusion).read_text() == committed(fresh_clone, confusion)
 

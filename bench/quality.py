@@ -102,8 +102,8 @@ def write_table(table: Table, root: Path) -> Path:
 
 
 def set_params(root: Path, table: Table, train: dict) -> None:
-    """prepare's keys for the table (and train's, for the mlp and --smoke), by rewriting the
-    values in params.yaml's own lines so its comments stay."""
+    """prepare's keys for the table (and train's, for the mlp and --smoke); the copy's params.yaml
+    is written back without its comments (YAML's dump), which no stage reads."""
     path = root / "params.yaml"
     document = yaml.safe_load(path.read_text())
     document["prepare"].update(
@@ -122,9 +122,13 @@ def repro(root: Path) -> float:
     return time.perf_counter() - started
 
 
-def scores(root: Path) -> dict[str, float]:
-    report = json.loads((root / artifacts.EVAL_METRICS).read_text())
+def headline(report: dict) -> dict[str, float]:
+    """The figures the table shows, from an evaluate-style report."""
     return {key: report[key] for key in ("accuracy", "roc_auc", "r2") if key in report}
+
+
+def scores(root: Path) -> dict[str, float]:
+    return headline(json.loads((root / artifacts.EVAL_METRICS).read_text()))
 
 
 def booster_inputs(split: dict) -> np.ndarray:
@@ -195,10 +199,7 @@ def boosters(root: Path) -> dict[str, tuple[dict[str, float], float]]:
                 report = classification_report(y_test, probabilities.argmax(axis=1), class_names)
                 report.update(ranking_report(y_test, probabilities, class_names)[0])
         seconds = time.perf_counter() - started
-        results[name] = (
-            {key: report[key] for key in ("accuracy", "roc_auc", "r2") if key in report},
-            seconds,
-        )
+        results[name] = (headline(report), seconds)
     return results
 
 

@@ -30,7 +30,7 @@ MISSING_TARGET = ("drop", "fail")
 SCALE_METHODS = ("standard", "minmax", "robust", "robust_clip", "none")
 MODELS = ("tabm", "mlp")  # what each is and its recipe: stages/recipe.py
 OPTIMIZERS = ("adam", "adamw", "sgd")
-NUMERIC_EMBEDDINGS = ("periodic", "none")
+NUMERIC_EMBEDDINGS = ("ple", "periodic", "none")
 ACTIVATIONS = ("relu", "tanh", "gelu", "leaky_relu", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 LOSSES = ("auto", "cross_entropy", "mse", "huber")  # auto: cross_entropy, or mse for regression
@@ -146,7 +146,7 @@ class TrainParams:
     hidden: tuple[int, ...] | str
     k: int  # tabm's ensemble members
     dropout: float | str
-    numeric_embedding: str  # periodic: each number as learnt sines and cosines; none: as it is
+    numeric_embedding: str  # ple: piecewise-linear on train quantiles; periodic: sines; none
     embedding_dim: int | str  # width of each text column's embedding: a number, or auto (model.py)
     activation: str  # "none" is the tutorial's purely linear stack
     loss: str  # auto: cross_entropy for classification, mse for regression; huber: regression

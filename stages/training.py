@@ -76,7 +76,7 @@ def train(
     import torch
 
     from stages import engine
-    from stages.model import embedding_widths, from_config, model_config
+    from stages.model import embedding_widths, from_config, model_config, quantile_bins
 
     torch.manual_seed(p.seed)
     shuffle = torch.Generator().manual_seed(p.seed)
@@ -91,7 +91,9 @@ def train(
     cardinalities = arrays["cardinalities"].tolist()
     widths = embedding_widths(cardinalities, p.embedding_dim)
     n_outputs = task.n_outputs(class_names)
-    config = model_config(n_numeric, cardinalities, widths, r.record(), p.activation, n_outputs)
+    ple = r.numeric_embedding == "ple" and n_numeric > 0
+    bins = quantile_bins(arrays["features"]) if ple else None
+    config = model_config(n_numeric, cardinalities, widths, r.record(), p.activation, n_outputs, bins)
     model = from_config(config, classification=task.name == "classification").to(device)
     fitted = model if group is None else group.wrap(model)  # DDP shares model's parameters
     optimizer = engine.FunctionalOptimizer(r.optimizer, fitted.parameters(), r.lr, r.weight_decay, p.momentum)

@@ -3,12 +3,14 @@
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from stages import engine, params, recipe, tasks
+from stages import model as model_module
 from stages.errors import UserError
-from stages.model import TabM, TabularNet, from_config, model_config
+from stages.model import N_BINS, TabM, TabularNet, from_config, model_config, n_bins_rule, quantile_bins
 
 from .test_params import repo_section
 
@@ -54,7 +56,7 @@ def test_tabm_auto_rules_by_train_rows(rows, batch, hidden, epochs):
     r = recipe.resolve(train_params(), rows)
     assert (r.batch_size, r.hidden, r.epochs) == (batch, hidden, epochs)
     assert (r.lr, r.optimizer, r.weight_decay, r.dropout, r.numeric_embedding, r.k, r.patience) == (
-        0.002, "adamw", 0.0003, 0.1, "periodic", 8, 16,
+        0.002, "adamw", 0.0003, 0.1, "ple", 8, 16,
     )  # fmt: skip
 
 
@@ -87,7 +89,7 @@ def test_tabm_refuses_the_linear_stack_in_one_line():
         ("hidden", "wide", "train.hidden must be auto or a list of int"),
         ("dropout", 1.5, "train.dropout must be between 0.0 and 0.9"),
         ("model", "xgboost", "train.model must be one of tabm, mlp"),
-        ("numeric_embedding", "ple", "must be one of auto, periodic, none"),
+        ("numeric_embedding", "quantile", "must be one of auto, ple, periodic, none"),
         ("k", 0, "train.k must be >= 1"),
     ],
 )
@@ -181,3 +183,54 @@ def test_tabm_learns_a_label_from_numbers_and_text():
     _, accuracy = engine.val_step(engine.Batches((numeric, codes), labels, 512), model, loss_fn)
     assert accuracy > 0.95
     assert not math.isnan(accuracy)
+
+
+def test_quantile_bins_are_each_columns_train_quantiles_without_repeats():
+    rng = np.random.default_rng(0)
+    features = np.column_stack([
+        rng.normal(size=5000), rng.integers(0, 2, 5000), np.full(5000, 3.0), rng.integers(0, 5, 5000),
+    ]).astype(np.float32)  # fmt: skip
+    bins = quantile_bins(features)
+    assert len(bins) == 4
+    assert (
+        len(bins[0]) == N_BINS + 1
+        and bins[0][0] == features[:, 0].min()
+        and bins[0][-1] == features[:, 0].max()
+    )
+    assert bins[1] == [0.0, 1.0]  # two values: one bin, min to max
+    assert bins[2] == [3.0, 4.0]  # constant: one bin of width 1
+    assert bins[3] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    for edges in bins:
+        assert np.all(np.diff(edges) > 0)
+
+
+def test_a_small_split_gets_a_bin_per_ten_rows():
+    assert [n_bins_rule(rows) for rows in (5, 105, 479, 480, 10**6)] == [2, 10, 47, 48, 48]
+    assert len(quantile_bins(np.arange(105, dtype=np.float32)[:, None])[0]) == 11
+
+
+def test_quantile_bins_of_a_large_split_take_every_nth_row(monkeypatch):
+    monkeypatch.setattr(model_module, "BIN_ROWS", 1000)
+    features = np.arange(10_000, dtype=np.float32)[:, None]
+    assert quantile_bins(features) == quantile_bins(features[::10])
+
+
+def test_ple_networks_rebuild_from_their_config_with_the_same_outputs():
+    features = np.random.default_rng(1).normal(size=(400, 3)).astype(np.float32)
+    bins = quantile_bins(features)
+    for model_name in ("tabm", "mlp"):
+        used = train_params(k=4, hidden=(16, 16), model=model_name, numeric_embedding="ple")
+        config = model_config(3, [6], [4], recipe.resolve(used, 400).record(), "relu", 3, bins)
+        config["task"] = "classification"
+        torch.manual_seed(0)
+        model = from_config(config)
+        with torch.no_grad():  # the piecewise-linear part starts at zero: make it count
+            model.numeric.linear.weight.normal_()
+        clone = from_config(config)
+        clone.load_state_dict(model.state_dict())
+        model.eval(), clone.eval()
+        numeric, codes = torch.from_numpy(features[:5] * 3), torch.randint(0, 6, (5, 1), dtype=torch.int32)
+        assert torch.equal(model(numeric, codes), clone(numeric, codes))
+        assert config["numeric_bins"] == bins
+    with pytest.raises(ValueError, match="ple needs bins"):
+        from_config({**config, "numeric_bins": bins[:2]})

@@ -320,7 +320,7 @@ def main() -> None:
                 flush=True,
             )
             results.append(result)
-    heading = f"{machine()}, one run; test rows of the pipeline's split"
+    heading = f"Run of {time.strftime('%Y-%m-%d')}, {machine()}, one run; test rows of the pipeline's split"
     body = f"{heading}\n\n{markdown(results)}\n\n{recipes(results)}"
     print(body)
     if args.readme:

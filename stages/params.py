@@ -144,7 +144,7 @@ class TrainParams:
     weight_decay: float | str
     momentum: float  # sgd only
     hidden: tuple[int, ...] | str
-    k: int  # tabm's ensemble members
+    k: int | str  # tabm's ensemble members
     dropout: float | str
     numeric_embedding: str  # ple: piecewise-linear on train quantiles; periodic: sines; none
     embedding_dim: int | str  # width of each text column's embedding: a number, or auto (model.py)
@@ -171,7 +171,7 @@ class TrainParams:
             for size in self.hidden:
                 if size < 1:
                     _fail("train.hidden", list(self.hidden), "auto or a list of layer widths, each >= 1")
-        _in_range("train.k", self.k, 1)
+        _auto_in_range("train.k", self.k, 1)
         _auto_in_range("train.dropout", self.dropout, 0.0, 0.9)
         _one_of("train.numeric_embedding", self.numeric_embedding, ("auto", *NUMERIC_EMBEDDINGS))
         width = self.embedding_dim

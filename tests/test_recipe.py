@@ -24,7 +24,7 @@ def test_the_committed_params_are_tabm_with_every_recipe_key_auto():
     assert p.model == "tabm"
     assert all(getattr(p, key) == "auto" for key in (
         "epochs", "batch_size", "lr", "optimizer", "weight_decay", "hidden", "dropout", "numeric_embedding",
-        "patience",
+        "patience", "k",
     ))  # fmt: skip
 
 
@@ -35,28 +35,31 @@ def test_mlp_auto_is_the_tutorial_recipe_whatever_the_table():
             200, 16, 0.003, "adam", 0.0, (64, 64), 0.0,
         )  # fmt: skip
         assert (r.numeric_embedding, r.k, r.patience) == ("none", 1, 30)
+    assert recipe.resolve(train_params(model="mlp", k=16), 105).k == 1
 
 
 @pytest.mark.parametrize(
-    ("rows", "batch", "hidden", "epochs"),
+    ("rows", "batch", "hidden", "epochs", "k"),
     [
-        (105, 16, (256, 256), 200),  # Iris
-        (1_029, 64, (256, 256), 200),
-        (2_559, 128, (256, 256), 200),
-        (2_560, 256, (256, 256), 200),
-        (24_999, 256, (256, 256), 80),
-        (25_000, 512, (128, 128), 80),
-        (99_999, 512, (128, 128), 20),
-        (100_000, 1024, (128, 128), 20),
-        (261_004, 1024, (128, 128), 8),
-        (7_000_000, 1024, (128, 128), 8),
+        (105, 16, (256, 256), 200, 8),  # Iris
+        (1_029, 64, (256, 256), 200, 8),
+        (2_559, 128, (256, 256), 200, 8),
+        (2_560, 256, (256, 256), 200, 8),
+        (24_999, 256, (256, 256), 80, 8),
+        (25_000, 512, (128, 128), 80, 8),
+        (99_999, 512, (128, 128), 20, 8),
+        (100_000, 1024, (128, 128), 20, 8),
+        (261_004, 1024, (128, 128), 8, 8),
+        (999_999, 1024, (128, 128), 8, 8),
+        (1_000_000, 1024, (128, 128), 8, 4),
+        (7_000_000, 1024, (128, 128), 8, 4),
     ],
 )
-def test_tabm_auto_rules_by_train_rows(rows, batch, hidden, epochs):
+def test_tabm_auto_rules_by_train_rows(rows, batch, hidden, epochs, k):
     r = recipe.resolve(train_params(), rows)
-    assert (r.batch_size, r.hidden, r.epochs) == (batch, hidden, epochs)
-    assert (r.lr, r.optimizer, r.weight_decay, r.dropout, r.numeric_embedding, r.k, r.patience) == (
-        0.002, "adamw", 0.0003, 0.1, "ple", 8, 16,
+    assert (r.batch_size, r.hidden, r.epochs, r.k) == (batch, hidden, epochs, k)
+    assert (r.lr, r.optimizer, r.weight_decay, r.dropout, r.numeric_embedding, r.patience) == (
+        0.002, "adamw", 0.0003, 0.1, "ple", 16,
     )  # fmt: skip
 
 
@@ -151,7 +154,7 @@ def test_an_ensembles_loss_and_train_metric_are_its_members_mean():
 
 
 def test_tabm_rebuilds_from_its_config_and_an_old_config_is_an_mlp():
-    r = recipe.resolve(train_params(k=4, hidden=(16, 16)), 1000).record()
+    r = recipe.resolve(train_params(k=4, hidden=(16, 16), numeric_embedding="periodic"), 1000).record()
     config = model_config(3, [6], [4], r, "relu", 3)
     config["task"] = "classification"
     torch.manual_seed(0)

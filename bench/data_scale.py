@@ -210,7 +210,8 @@ def main() -> None:
     if args.smoke and args.readme:
         parser.error("--smoke figures are not the README's: leave out --readme")
     rows, predict_rows = ([2_000], 1_000) if args.smoke else (args.rows, PREDICT_ROWS)
-    lines = [f"{os.cpu_count()} cores; batch 2048, 1 epoch, train.numerics {args.numerics}", ""]
+    run = f"Run of {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores"
+    lines = [f"{run}; batch 2048, 1 epoch, train.numerics {args.numerics}", ""]
     with tempfile.TemporaryDirectory() as parent:
         base = baseline(Path(parent), args.numerics)
         for n in rows:

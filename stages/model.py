@@ -17,6 +17,7 @@ Built from plain values, so a state_dict plus its config rebuilds it.
 """
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -125,7 +126,9 @@ def numeric_embedding(kind: str, n_numeric: int, bins: list[list[float]] | None)
         if bins is None or len(bins) != n_numeric:
             raise ValueError(f"ple needs bins for each of the {n_numeric} numeric columns")
         edges = [torch.tensor(column, dtype=torch.float32) for column in bins]
-        return PiecewiseLinearEmbeddings(edges, NUMERIC_WIDTH, activation=False, version="B")
+        with warnings.catch_warnings():  # a two-valued column has one bin: min-max scaling, as meant
+            warnings.filterwarnings("ignore", message=r"The \d+-th feature has just two bin edges")
+            return PiecewiseLinearEmbeddings(edges, NUMERIC_WIDTH, activation=False, version="B")
     return PeriodicEmbeddings(n_numeric, NUMERIC_WIDTH, lite=False)
 
 

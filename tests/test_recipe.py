@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -235,5 +236,8 @@ def test_ple_networks_rebuild_from_their_config_with_the_same_outputs():
         numeric, codes = torch.from_numpy(features[:5] * 3), torch.randint(0, 6, (5, 1), dtype=torch.int32)
         assert torch.equal(model(numeric, codes), clone(numeric, codes))
         assert config["numeric_bins"] == bins
+    with warnings.catch_warnings():  # a two-valued column's single bin is no warning
+        warnings.simplefilter("error")
+        from_config({**config, "numeric_bins": [[0.0, 1.0], *bins[1:]]})
     with pytest.raises(ValueError, match="ple needs bins"):
         from_config({**config, "numeric_bins": bins[:2]})

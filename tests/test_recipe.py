@@ -228,8 +228,9 @@ def test_ple_networks_rebuild_from_their_config_with_the_same_outputs():
         config["task"] = "classification"
         torch.manual_seed(0)
         model = from_config(config)
+        assert model.numeric is not None
         with torch.no_grad():  # the piecewise-linear part starts at zero: make it count
-            model.numeric.linear.weight.normal_()
+            model.numeric.get_parameter("linear.weight").normal_()
         clone = from_config(config)
         clone.load_state_dict(model.state_dict())
         model.eval(), clone.eval()

@@ -60,22 +60,27 @@ class Point:
 # ---- the grid ------------------------------------------------------------------------------
 
 
+def check_key(spec: str, key: str) -> None:
+    """`key` (of the -S `spec`) is section.key of params.yaml; one line naming what is if not."""
+    section, _, name = key.partition(".")
+    if section not in params.SECTIONS:
+        raise UserError(
+            f"-S {spec!r}: no section {section!r} in params.yaml; sections: {', '.join(params.SECTIONS)}"
+        )
+    known = [f.name for f in fields(params.SECTIONS[section])]
+    if name not in known:
+        raise UserError(f"-S {spec!r}: unknown key {key}; keys of {section}: {', '.join(known)}")
+
+
 def parse_grid(specs: list[str]) -> list[tuple[str, list[str]]]:
     """`-S section.key=v1,v2` -> (key, [v1, v2]), each key a params.yaml key; one line if not."""
     grid: dict[str, list[str]] = {}
     for spec in specs:
         key, sep, values = spec.partition("=")
         key = key.strip()
-        section, dot, name = key.partition(".")
-        if not sep or not dot or not values.strip():
+        if not sep or "." not in key or not values.strip():
             raise UserError(f"-S {spec!r}: give section.key=value or section.key=v1,v2 (as dvc exp run -S)")
-        if section not in params.SECTIONS:
-            raise UserError(
-                f"-S {spec!r}: no section {section!r} in params.yaml; sections: {', '.join(params.SECTIONS)}"
-            )
-        known = [f.name for f in fields(params.SECTIONS[section])]
-        if name not in known:
-            raise UserError(f"-S {spec!r}: unknown key {key}; keys of {section}: {', '.join(known)}")
+        check_key(spec, key)
         if key in grid:
             raise UserError(f"-S {spec!r}: {key} is given twice; put all its values in one -S")
         # a list value keeps its commas: train.hidden=[32,32] is one value
@@ -157,7 +162,7 @@ def _command(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
 
 
-def _last_error_line(done: subprocess.CompletedProcess) -> str:
+def last_error_line(done: subprocess.CompletedProcess) -> str:
     lines = [line.strip() for line in (done.stderr + "\n" + done.stdout).splitlines() if line.strip()]
     ours = [line for line in lines if line.startswith("error: ")]
     theirs = [line for line in lines if line.startswith("ERROR: ")]
@@ -176,7 +181,7 @@ def run_point(url: str, commit: str, point: Point, pull: list[str]) -> dict:
         for what, args, cwd in steps:
             done = _command(args, cwd)
             if done.returncode:
-                return {"ok": False, "error": f"{what}: {_last_error_line(done)}"}
+                return {"ok": False, "error": f"{what}: {last_error_line(done)}"}
         if _command(["git", "config", "user.email"], repo).returncode:  # a node without a git identity
             _command(["git", "config", "user.name", "stages.sweep"], repo)
             _command(["git", "config", "user.email", "sweep@localhost"], repo)
@@ -195,9 +200,9 @@ def run_point(url: str, commit: str, point: Point, pull: list[str]) -> dict:
             if done.returncode:
                 return {
                     "ok": False,
-                    "error": _last_error_line(done)
+                    "error": last_error_line(done)
                     if what == "dvc exp run"
-                    else f"{what}: {_last_error_line(done)}",
+                    else f"{what}: {last_error_line(done)}",
                 }
         return {"ok": True}
     finally:
@@ -210,11 +215,11 @@ def run_point(url: str, commit: str, point: Point, pull: list[str]) -> dict:
 def _git(*args: str) -> str:
     done = subprocess.run(["git", *args], capture_output=True, text=True)
     if done.returncode:
-        raise UserError(f"git {' '.join(args)}: {_last_error_line(done)}")
+        raise UserError(f"git {' '.join(args)}: {last_error_line(done)}")
     return done.stdout.rstrip()  # porcelain lines start with a space
 
 
-def _checkout_state() -> tuple[str, str]:
+def checkout_state() -> tuple[str, str]:
     """HEAD's commit and the git remote it is on; one line if the sweep could not reproduce it."""
     try:
         commit = _git("rev-parse", "HEAD")
@@ -239,12 +244,12 @@ def _checkout_state() -> tuple[str, str]:
     return commit, url
 
 
-def _pull_back(name: str) -> str | None:
+def pull_back(name: str) -> str | None:
     done = _command([str(_bin() / "dvc"), "exp", "pull", "origin", name], Path.cwd())
-    return None if done.returncode == 0 else f"dvc exp pull: {_last_error_line(done)}"
+    return None if done.returncode == 0 else f"dvc exp pull: {last_error_line(done)}"
 
 
-def _connect(ray, address: str) -> None:
+def connect(ray, address: str) -> None:
     """Join an existing cluster; one line if it cannot be reached or refuses this process."""
     host, _, port = address.rpartition(":")
     try:  # Ray itself retries an address where nothing listens for minutes, noisily
@@ -269,6 +274,18 @@ def _connect(ray, address: str) -> None:
         raise UserError(f"cannot join the Ray cluster at {address}: {reason}") from None
 
 
+def start_ray(ray, address: str | None) -> str:
+    """Join the cluster at `address`, or start a local Ray of this machine's cores; where it runs."""
+    logging.getLogger("ray").setLevel(logging.ERROR)
+    if address:
+        connect(ray, address)
+        return address
+    ray.init(
+        num_cpus=os.cpu_count(), include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False
+    )
+    return f"a local Ray of {os.cpu_count()} CPUs"
+
+
 def main() -> None:
     parser = _Parser(prog="python -m stages.sweep", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -285,7 +302,7 @@ def main() -> None:
     grid = parse_grid(args.grid)
     prefix = args.name or f"sweep-{uuid.uuid4().hex[:6]}"
     train = params.load("train")
-    commit, url = _checkout_state()
+    commit, url = checkout_state()
     import yaml
 
     pull = stages_to_pull(yaml.safe_load(Path("dvc.yaml").read_text()), [key for key, _ in grid])
@@ -294,15 +311,8 @@ def main() -> None:
 
     import ray
 
-    logging.getLogger("ray").setLevel(logging.ERROR)
     started = time.perf_counter()
-    if args.address:
-        _connect(ray, args.address)
-    else:
-        ray.init(
-            num_cpus=os.cpu_count(), include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False
-        )
-    where = args.address or f"a local Ray of {os.cpu_count()} CPUs"
+    where = start_ray(ray, args.address)
     reused = ", ".join(pull) or "no stage"
     print(f"sweep: {len(plan)} points of {commit[:7]} on {where}; each pulls {reused}", file=sys.stderr)
     task = ray.remote(run_point)
@@ -321,7 +331,7 @@ def main() -> None:
             except ray.exceptions.RayError as error:  # the task itself died (node lost, OOM)
                 outcome = {"ok": False, "error": str(error).strip().splitlines()[-1]}
             if outcome["ok"]:
-                problem = _pull_back(point.name)
+                problem = pull_back(point.name)
                 outcome = {"ok": False, "error": problem} if problem else outcome
             finished += 1
             if not outcome["ok"]:

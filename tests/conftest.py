@@ -1,6 +1,7 @@
 """Fixtures: a temp copy of the repo (git + DVC inside) driven through the real `dvc` CLI."""
 
 import csv
+import logging
 import os
 import re
 import shutil
@@ -269,3 +270,31 @@ def write_table(table: dict[str, list], path: Path) -> None:
         writer.writerows(
             zip(*(["" if v is None else v for v in values] for values in table.values()), strict=True)
         )
+
+
+def share(project: Project, tmp_path: Path) -> None:
+    """What a sweep or a search clones and pulls from: a bare git repository as origin (HEAD
+    pushed) and a folder as the DVC remote (the built outputs pushed)."""
+    origin, store = tmp_path / "origin.git", tmp_path / "dvc-store"
+    project.run("git", "init", "-q", "--bare", str(origin))
+    project.dvc("remote", "add", "-d", "team", str(store))
+    project.git("commit", "-qam", "the team's remote")
+    project.git("remote", "add", "origin", str(origin))
+    project.git("push", "-q", "-u", "origin", "main")
+    project.dvc("push")
+
+
+@pytest.fixture(scope="session")
+def ray_address():
+    """A local Ray cluster of 2 CPUs on 127.0.0.1, stopped after the session; the tests that use it
+    share one xdist group ("ray"), so it starts once."""
+    import ray
+    from ray._private.worker import RayContext
+
+    context = ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
+                       logging_level=logging.ERROR)  # fmt: skip
+    assert isinstance(context, RayContext)  # a local cluster's, not a client connection's
+    try:
+        yield context.address_info["address"]
+    finally:
+        ray.shutdown()

@@ -2,7 +2,6 @@
 a bare git repository as the git remote and a folder as the DVC remote (all made here)."""
 
 import json
-import logging
 import socket
 import sys
 
@@ -12,7 +11,7 @@ import yaml
 from stages import sweep
 from stages.errors import UserError
 
-from .conftest import REPO, exp_rows
+from .conftest import REPO, exp_rows, share
 
 
 def test_the_grid_is_the_product_of_the_values_in_order():
@@ -61,35 +60,15 @@ def test_a_point_pulls_the_outputs_of_the_stages_its_params_do_not_reach():
     assert sweep.stages_to_pull(dvc_yaml, ["prepare.source"]) == []
 
 
-@pytest.fixture
-def ray_address():
-    """A local Ray cluster of 2 CPUs on 127.0.0.1, stopped after the test."""
-    import ray
-    from ray._private.worker import RayContext
-
-    context = ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
-                       logging_level=logging.ERROR)  # fmt: skip
-    assert isinstance(context, RayContext)  # a local cluster's, not a client connection's
-    try:
-        yield context.address_info["address"]
-    finally:
-        ray.shutdown()
-
-
 def _metrics(rows: list[tuple[str, dict]], name: str) -> dict:
     (data,) = [data for row_name, data in rows if row_name == name]
     return {path: value["data"] for path, value in data["metrics"].items()}
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # one Ray start for the sweep's and the search's tests
 def test_a_grid_on_ray_lands_as_experiments_equal_to_local_runs(project, tmp_path, ray_address):
-    origin, store = tmp_path / "origin.git", tmp_path / "dvc-store"
-    project.run("git", "init", "-q", "--bare", str(origin))
-    project.dvc("remote", "add", "-d", "team", str(store))
-    project.git("commit", "-qam", "the team's remote")
-    project.git("remote", "add", "origin", str(origin))
-    project.git("push", "-q", "-u", "origin", "main")
-    project.dvc("push")
+    share(project, tmp_path)
     before = (project.git("status", "--porcelain").stdout, project.path("params.yaml").read_bytes())
 
     done = project.run(sys.executable, "-m", "stages.sweep", "-S", "train.epochs=0,3,5,8", "--name", "ep",

@@ -31,11 +31,12 @@ test: setup $(BENCH_STAMP)
 lint: setup $(BENCH_STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
-bench: setup $(BENCH_STAMP)   # about 90 minutes: throughput, whole-pipeline time, baselines, real tables, 10^5-10^7-row tables
+bench: setup $(BENCH_STAMP)   # about 4 hours: throughput, whole-pipeline time, baselines, real tables, tuning, 10^5-10^7-row tables
 	$(RUN) $(BIN)/python -m bench.train_throughput
 	$(RUN) $(BIN)/python -m bench.repro_time
 	$(RUN) $(BIN)/python -m bench.baselines
 	$(RUN) $(BIN)/python -m bench.quality
+	$(RUN) $(BIN)/python -m bench.tune
 	$(RUN) $(BIN)/python -m bench.data_scale
 
 clean:

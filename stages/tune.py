@@ -415,6 +415,10 @@ def main() -> None:
     gpus = 1 if train.device == "cuda" else 0
     wanted = args.trials - _counted(study)
 
+    if wanted <= 0:  # a resume of a search that has all its trials: its report again
+        print(f"tune: {prefix} has its {args.trials} trials; --trials N (more) adds some", file=sys.stderr)
+        report(study, prefix, commit, args.metric, task, folder)
+        return
     import optuna
     import ray
 
@@ -425,7 +429,7 @@ def main() -> None:
         f", resumed with {_counted(study)} finished ({again} interrupted asked again)" if args.resume else ""
     )
     print(
-        f"tune: {prefix}: {max(wanted, 0)} trials of {commit[:7]}, {args.parallel} at once, "
+        f"tune: {prefix}: {wanted} trials of {commit[:7]}, {args.parallel} at once, "
         f"on {where}{resumed}; "
         f"{direction(args.metric)} {args.metric}; each pulls {reused}",
         file=sys.stderr,

@@ -20,6 +20,7 @@ LAST_WORDS = {
     "quality": ["| churn | 600 | 2 classes |", "| gss_wages | 3", "of 2 tables; >= CatBoost on"],
     "repro_time": ["| dvc repro, nothing changed |"],
     "sweep_cost": ["sweep / queue: "],
+    "tune": ["| churn | test ROC AUC |", "bench-"],
     "train_throughput": [
         "numerics portable / native at batch 256",
         "default model (TabM) / MLP at batch 256",

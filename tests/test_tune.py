@@ -241,6 +241,9 @@ def test_a_search_on_ray_lands_as_experiments_and_resumes_after_ctrl_c(project, 
         (t["train.lr"], t["train.epochs"]) for t in trials
     }
     assert json.loads(project.path("tune/s/best.json").read_text())["trials"] == 8
+    settled = project.run(sys.executable, "-m", "stages.tune", "--resume", "s")  # all 8 done: the report
+    assert settled.stderr.splitlines()[0] == "tune: s has its 8 trials; --trials N (more) adds some"
+    assert len(_trials(project, "s")) == 10
     assert all(math.isfinite(float(t["objective"])) for t in new if t["state"] == "complete")
 
     # what stops a search before it starts: one line, nothing written

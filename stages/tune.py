@@ -81,6 +81,20 @@ class Space:
         return (*(f"{key}={_spelled(chosen[key])}" for key in self.distributions), *self.fixed)
 
 
+def shown(overrides: tuple[str, ...]) -> str:
+    """Overrides for a person: sampled floats to 4 significant digits (the experiment has them whole)."""
+    parts = []
+    for override in overrides:
+        key, _, value = override.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            parts.append(override)
+            continue
+        parts.append(f"{key}={number:.4g}" if "." in value or "e" in value else override)
+    return " ".join(parts)
+
+
 def _spelled(value: Any) -> str:
     """A sampled value as `-S` reads it back to the same YAML value (floats by repr: exact)."""
     if isinstance(value, bool):
@@ -479,7 +493,7 @@ def main() -> None:
             best = _best(study)
             lead = f"best {prefix}-{best.number + 1} {best.value:.4f}" if best else "no best yet"
             print(
-                f"tune: {point.name} ({point.label}): {said} | {lead} | {finished - failed} done, "
+                f"tune: {point.name} ({shown(point.overrides)}): {said} | {lead} | {finished - failed} done, "
                 f"{len(in_flight)} running, {failed} failed | {time.perf_counter() - started:.0f} s",
                 file=sys.stderr,
             )
@@ -524,8 +538,8 @@ def report(study, prefix: str, commit: str, metric: str, task: str, folder: Path
         raise UserError(f"no trial of {prefix} finished; each failure is listed above")
     name = f"{prefix}-{best.number + 1}"
     test = experiment_file(commit, name, "metrics/eval.json")
-    shown = [TEST_METRIC[metric], *(m for m in HEADLINE[task] if m != TEST_METRIC[metric])]
-    tested = {m: test[m] for m in shown if m in test}
+    names = [TEST_METRIC[metric], *(m for m in HEADLINE[task] if m != TEST_METRIC[metric])]
+    tested = {m: test[m] for m in names if m in test}
     summary = {
         "name": name,
         "params": dict(best.params),
@@ -535,7 +549,7 @@ def report(study, prefix: str, commit: str, metric: str, task: str, folder: Path
         "trials": _counted(study),
     }
     _write(folder / "best.json", json.dumps(summary, indent=2) + "\n")
-    point = " ".join(f"{key}={_spelled(value)}" for key, value in best.params.items())
+    point = shown(tuple(f"{key}={_spelled(value)}" for key, value in best.params.items()))
     scores = ", ".join(f"{m} {v:.4f}" for m, v in tested.items())
     print(
         f"tune: best of {summary['trials']} trials: {name} ({point}): {metric} {best.value:.4f}; "

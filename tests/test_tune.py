@@ -52,6 +52,9 @@ def test_the_space_is_hydras_grammar_as_optuna_distributions():
         "train.optimizer": d.CategoricalDistribution(["adam", "adamw"]),
     }
     assert space.fixed == ("train.model=mlp",)
+    assert tune.shown(
+        ("train.lr=0.00123456789", "train.epochs=60", "train.hidden=[64,64]", "train.model=mlp")
+    ) == ("train.lr=0.001235 train.epochs=60 train.hidden=[64,64] train.model=mlp")
     chosen = {"train.lr": 0.00123456789, "train.dropout": 0.1, "train.epochs": 60, "train.k": 4,
               "train.batch_size": 32, "train.hidden": "[64,64]", "train.optimizer": "adamw"}  # fmt: skip
     overrides = space.overrides(chosen)

@@ -558,7 +558,8 @@ def report(study, prefix: str, commit: str, metric: str, task: str, folder: Path
     )
     print(
         f"tune: make it the workspace: dvc exp apply {name} | every trial: dvc exp show | the search: "
-        f"dvc plots show {folder / 'search.csv'} --template search -x trial -y objective",
+        f"dvc plots show {folder / 'search.csv'} --template search -x trial -y objective "
+        f"--title '{prefix}: {metric} (dots), the best so far (line)'",
         file=sys.stderr,
     )
 

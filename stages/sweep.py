@@ -249,6 +249,19 @@ def pull_back(name: str) -> str | None:
     return None if done.returncode == 0 else f"dvc exp pull: {last_error_line(done)}"
 
 
+def landed(ray, ref, name: str) -> dict:
+    """A finished task's outcome, with its experiment pulled back here: {"ok": True}, or what went
+    wrong as one line (the task's own, a dead task's, or the pull's)."""
+    try:
+        outcome = ray.get(ref)
+    except ray.exceptions.RayError as error:  # the task itself died (node lost, OOM)
+        return {"ok": False, "error": str(error).strip().splitlines()[-1]}
+    if outcome["ok"]:
+        problem = pull_back(name)
+        return {"ok": False, "error": problem} if problem else outcome
+    return outcome
+
+
 def connect(ray, address: str) -> None:
     """Join an existing cluster; one line if it cannot be reached or refuses this process."""
     host, _, port = address.rpartition(":")
@@ -326,13 +339,7 @@ def main() -> None:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             point = pending.pop(ready[0])
-            try:
-                outcome = ray.get(ready[0])
-            except ray.exceptions.RayError as error:  # the task itself died (node lost, OOM)
-                outcome = {"ok": False, "error": str(error).strip().splitlines()[-1]}
-            if outcome["ok"]:
-                problem = pull_back(point.name)
-                outcome = {"ok": False, "error": problem} if problem else outcome
+            outcome = landed(ray, ready[0], point.name)
             finished += 1
             if not outcome["ok"]:
                 failed.append((point, outcome["error"]))

@@ -468,13 +468,7 @@ def main() -> None:
                 launched += 1
             ready, _ = ray.wait(list(in_flight), num_returns=1)
             trial, point = in_flight.pop(ready[0])
-            try:
-                outcome = ray.get(ready[0])
-            except ray.exceptions.RayError as error:  # the task itself died (node lost, OOM)
-                outcome = {"ok": False, "error": str(error).strip().splitlines()[-1]}
-            if outcome["ok"]:
-                problem = sweep.pull_back(point.name)
-                outcome = {"ok": False, "error": problem} if problem else outcome
+            outcome = sweep.landed(ray, ready[0], point.name)
             value = None
             if outcome["ok"]:
                 value = experiment_file(commit, point.name, "metrics/train.json").get(args.metric)

@@ -1,7 +1,7 @@
 """This pipeline against scikit-learn baselines on every bundled dataset, same split and scaling.
 
     python -m bench.baselines                 # prints the tables
-    python -m bench.baselines --readme        # also rewrites them in README.md
+    python -m bench.baselines --readme        # also rewrites them in docs/speed.md
     python -m bench.baselines --smoke         # iris and diabetes only, in seconds (the tests run it)
 
 For each dataset the real pipeline runs (`dvc repro` in a temp copy of the repo with
@@ -191,7 +191,7 @@ def regression_table(parent: Path, datasets: dict[str, dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--readme", action="store_true", help="rewrite the tables in README.md")
+    parser.add_argument("--readme", action="store_true", help="rewrite the tables in docs/speed.md")
     parser.add_argument("--task", choices=("classification", "regression"), help="only this task's table")
     parser.add_argument(
         "--smoke", action="store_true", help="one small dataset per task (seconds; the tests)"

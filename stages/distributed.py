@@ -1,7 +1,7 @@
 """Training on several processes: torch's elastic launcher, then DistributedDataParallel.
 
 The train stage calls main() only when train.world_size > 1, or when torchrun started it (several
-nodes: README, Several processes); one process never imports this module.
+nodes: docs/distributed.md); one process never imports this module.
 
 - **Launch**: the stage's own process starts train.world_size copies of `python -m stages.train`
   with torch's elastic launcher (what `torchrun --standalone` runs): a c10d rendezvous on a free
@@ -13,7 +13,7 @@ nodes: README, Several processes); one process never imports this module.
   and the gradient DDP averages is the gradient of the batch's mean loss (each rank weighs its
   share, gradient_loss). Epoch losses and metrics are summed over ranks (all-reduce), so every
   rank takes the same early-stopping decision. What differs from one process is the order of
-  floating-point sums: the weights come out close, not equal (README states the tolerance).
+  floating-point sums: the weights come out close, not equal (docs/distributed.md states the tolerance).
 - **Rank 0 alone** prints progress and writes every artifact, after every rank has finished.
 - **Failure**: a rank's error (one line for a UserError) goes to the error file the launcher
   gives it; the launcher stops the other ranks and the stage exits 1 with that rank's line,

@@ -15,7 +15,7 @@ SETTINGS: dict[str, dict[str, str]] = {
     # kernels (elementwise ops, reductions) pinned to their AVX2 build, so an AVX-512 host
     # reduces in 8-lane vectors as an AVX2-only host does. Measured on AMD EPYC (and, for the
     # committed Iris params, on Intel Xeon): same model.pt on both, and for 1 or 2 threads;
-    # about half the native training throughput at batch 4096 (README, Speed).
+    # about half the native training throughput at batch 4096 (docs/speed.md).
     "portable": {"MKL_CBWR": "COMPATIBLE", "ATEN_CPU_CAPABILITY": "avx2"},
     # each library's own pick for this CPU: fastest, reproducible on this host and thread count
     "native": {},

@@ -1,7 +1,9 @@
 """params.yaml parsed into one typed, frozen, validated dataclass per section.
 
 Every key of a section is required and no other key is allowed, so params.yaml is the one
-place defaults live. Errors name the key and what it accepts, the way scikit-learn's do.
+place defaults live. Errors name the key and what it accepts, the way scikit-learn's do. What
+each key means is written once, in docs/params.md (tests/test_docs.py checks that it lists
+every key of params.yaml with its default).
 """
 
 import math
@@ -72,12 +74,12 @@ def _open_unit(key: str, value: float) -> None:
 
 @dataclass(frozen=True)
 class PrepareParams:
-    task: str  # classification: the target is a class; regression: a number
-    source: str  # a bundled dataset name, or a .csv/.parquet path inside the repo
-    target: str | None  # label column of a table source; bundled sources have their own
-    drop: tuple[str, ...]  # table columns to ignore (ids, dates)
-    text: tuple[str, ...]  # table columns to read as text even where they hold numbers (zip codes)
-    missing_target: str  # rows whose label is empty: drop them, or fail
+    task: str
+    source: str
+    target: str | None
+    drop: tuple[str, ...]
+    text: tuple[str, ...]
+    missing_target: str
 
     def check(self) -> None:
         _one_of("prepare.task", self.task, TASKS)
@@ -112,8 +114,8 @@ class PrepareParams:
 
 @dataclass(frozen=True)
 class SplitParams:
-    holdout_size: float  # share of all rows kept out of training (val + test)
-    test_size: float  # share of the held-out rows that become the test split
+    holdout_size: float
+    test_size: float
     random_state: int
 
     def check(self) -> None:
@@ -125,7 +127,7 @@ class SplitParams:
 @dataclass(frozen=True)
 class ScaleParams:
     method: str
-    min_frequency: int  # a text value seen fewer times in train shares the "other" code
+    min_frequency: int
 
     def check(self) -> None:
         _one_of("scale.method", self.method, SCALE_METHODS)
@@ -135,27 +137,27 @@ class ScaleParams:
 @dataclass(frozen=True)
 class TrainParams:
     # `auto` (where a key takes it) is resolved per train.model and table by stages/recipe.py
-    model: str  # tabm: k weight-sharing MLPs (the default); mlp: the tutorial's network
+    model: str
     seed: int
-    epochs: int | str  # at most this many; early stopping (patience) usually ends sooner
+    epochs: int | str
     batch_size: int | str
     lr: float | str
     optimizer: str
     weight_decay: float | str
-    momentum: float  # sgd only
+    momentum: float
     hidden: tuple[int, ...] | str
-    k: int | str  # tabm's ensemble members
+    k: int | str
     dropout: float | str
-    numeric_embedding: str  # ple: piecewise-linear on train quantiles; periodic: sines; none
-    embedding_dim: int | str  # width of each text column's embedding: a number, or auto (model.py)
-    activation: str  # "none" is the tutorial's purely linear stack
-    loss: str  # auto: cross_entropy for classification, mse for regression; huber: regression
+    numeric_embedding: str
+    embedding_dim: int | str
+    activation: str
+    loss: str
     device: str
-    numerics: str  # portable: same bytes on any x86-64 host; native: this host's fastest kernels
-    threads: int  # CPU threads of train and evaluate; 0 = torch's default (one per core)
-    world_size: int  # training processes (torch.distributed, stages/distributed.py); 1 = this one
-    patience: int | str  # early stopping on val loss; 0 turns it off
-    min_delta: float  # smallest val-loss drop that counts as better
+    numerics: str
+    threads: int
+    world_size: int
+    patience: int | str
+    min_delta: float
 
     def check(self) -> None:
         _one_of("train.model", self.model, MODELS)
@@ -195,8 +197,8 @@ def _auto_in_range(key: str, value: float | str, low: float, high: float | None 
 
 @dataclass(frozen=True)
 class EvaluateParams:
-    batch_size: int  # rows per forward pass; bounds memory on large tables
-    importance_rows: int  # test rows (a seeded sample) that permutation importance scores
+    batch_size: int
+    importance_rows: int
 
     def check(self) -> None:
         _in_range("evaluate.batch_size", self.batch_size, 1)

@@ -10,7 +10,7 @@ same params on the same table resolve the same way and the run stays byte-reprod
   the results this project had before TabM.
 - `tabm`, the default: TabM (Gorishniy et al., ICLR 2025), k MLPs that share their weights
   (BatchEnsemble), each number first through piecewise-linear embeddings on its train quantiles
-  (Gorishniy et al., NeurIPS 2022; TabM's paper's advanced setting, TabM-dagger; the README's
+  (Gorishniy et al., NeurIPS 2022; TabM's paper's advanced setting, TabM-dagger; docs/model.md's
   ablation weighs them against periodic embeddings). Its recipe is the TabM paper's default
   configuration with what the 2-core benchmark (bench.quality) settled: AdamW at 0.002 with
   weight decay 0.0003, two blocks of 256, dropout 0.1, patience 16; the batch grows with the

@@ -281,7 +281,7 @@ def connect(ray, address: str) -> None:
         if "InvalidAuthToken" in cause or "AuthenticationError" in cause:
             raise UserError(
                 f"the Ray cluster at {address} wants its token: set RAY_AUTH_MODE=token here, with the "
-                "head node's ~/.ray/auth_token copied or RAY_AUTH_TOKEN set (README: Sweeps on a Ray cluster)"
+                "head node's ~/.ray/auth_token copied or RAY_AUTH_TOKEN set (docs/distributed.md)"
             ) from None
         reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
         raise UserError(f"cannot join the Ray cluster at {address}: {reason}") from None

@@ -64,6 +64,10 @@ class Project:
     def dvc(self, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
         return self.run(str(BIN / "dvc"), *args, check=check, env=env)
 
+    def sh(self, command: str, check: bool = True) -> subprocess.CompletedProcess:
+        """A command as a page prints it, through bash: its quotes, `&&`, pipes and `# comment`."""
+        return self.run("bash", "-c", command, check=check)
+
     def git(self, *args: str) -> subprocess.CompletedProcess:
         return self.run("git", *args)
 

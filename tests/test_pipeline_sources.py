@@ -1,5 +1,5 @@
 """Other sources through the real DVC CLI: a messy CSV tracked with `dvc add` (a classification,
-then a regression of one of its columns), bundled sets. diabetes: test_readme's Regression."""
+then a regression of one of its columns), bundled sets. diabetes: test_guides' Regression."""
 
 import csv
 import json

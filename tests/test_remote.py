@@ -1,6 +1,6 @@
 """A team's DVC remote through the real CLI: an S3 remote served on loopback by moto, push, a
 teammate's clone and pull, an experiment shared with `dvc exp push` / `dvc exp pull`, and a
-remote that is down. (A shared-folder remote: test_readme's teammate test.)"""
+remote that is down. (A shared-folder remote: test_guides' teammate test.)"""
 
 import sys
 

@@ -72,7 +72,9 @@ def run_as_printed(walk: Project, item: Shown, exact: bool = False, fails: bool 
     done = walk.sh(item.command, check=not fails)
     if fails:
         assert done.returncode != 0, f"`{item.command}` succeeded; the page shows it failing"
-    printed = [line for line in item.output]
+    printed = list(item.output)
+    if not printed and not exact:  # the page shows the command, not what it prints
+        return done
     if exact:
         assert done.stdout.rstrip("\n").splitlines() == printed, item.command
         return done

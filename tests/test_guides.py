@@ -189,6 +189,11 @@ def test_plots_show_leaves_nothing_for_git(walk):
     assert state(walk) == before
 
 
+def test_the_recipe_a_run_records(walk):
+    (recipe,) = block_of("docs/model.md", "python -c")
+    run_as_printed(walk, recipe, exact=True)
+
+
 def test_predictions_on_the_shipped_rows(walk):
     before = state(walk)
     rows_in, predict, rows_out = block_of("docs/predictions.md", "cat examples/iris_new_rows.csv")

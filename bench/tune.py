@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import quality, rewrite_readme_block
+from bench import quality, read_readme_block, rewrite_readme_block
 from bench.repro_time import bench_env, fresh_copy
 from stages import artifacts
 from stages.metrics import classification_report, ranking_report, regression_report
@@ -157,25 +157,35 @@ def measure(parent: Path, table: quality.Table, trials: int, smoke: bool) -> dic
             "lightgbm": lightgbm(root, trials, 50 if smoke else ROUNDS)}  # fmt: skip
 
 
-def markdown(results: list[dict]) -> str:
-    lines = [
-        "| table | metric | ours, committed params | ours, tuned | LightGBM, defaults | LightGBM, tuned "
-        "| tuned ours >= tuned LightGBM | chosen trial (of) | seconds: ours' search, LightGBM's |",
-        "|---|---|---:|---:|---:|---:|---|---|---|",
-    ]
+HEADER = (
+    "| table | run | metric | ours, committed params | ours, tuned | LightGBM, defaults | LightGBM, tuned "
+    "| tuned ours >= tuned LightGBM | chosen trial (of) | seconds: ours' search, LightGBM's |\n"
+    "|---|---|---|---:|---:|---:|---:|---|---|---|"
+)
+
+
+def markdown(results: list[dict], day: str, earlier: str = "") -> str:
+    """The table: a row per table measured now, dated `day`, and the rows of `earlier` (the
+    block as it was) for tables not measured now, in TABLES' order."""
+    rows = {}
+    for line in earlier.splitlines():
+        cells = line.split("|")
+        if len(cells) > 2 and cells[1].strip() in {t.name for t in quality.TABLES}:
+            rows[cells[1].strip()] = line
     for r in results:
         key, label = quality.metric_of({"table": r["table"]})
         best, lgbm = r["best"], r["lightgbm"]
         tuned = best["test"][key]
         point = ", ".join(f"{k.removeprefix('train.')} {_short(v)}" for k, v in best["params"].items())
-        lines.append(
-            f"| {r['table'].name} | test {label} | {r['default'][key]:.4f} | {tuned:.4f} | "
+        rows[r["table"].name] = (
+            f"| {r['table'].name} | {day} | test {label} | {r['default'][key]:.4f} | {tuned:.4f} | "
             f"{lgbm['default'][key]:.4f} | {lgbm['tuned'][key]:.4f} | "
             f"{'yes' if tuned >= lgbm['tuned'][key] else 'no'} | "
             f"{best['name']} ({best['trials']}): {point} | "
             f"{r['seconds']:.0f}, {lgbm['seconds']:.0f} |"
         )
-    return "\n".join(lines)
+    order = [t.name for t in quality.TABLES]
+    return "\n".join([HEADER, *(rows[name] for name in sorted(rows, key=order.index))])
 
 
 def _short(value: object) -> str:
@@ -209,10 +219,11 @@ def main() -> None:
             )
             results.append(result)
     heading = (
-        f"Run of {time.strftime('%Y-%m-%d')}, {quality.machine()}; {trials} trials each, "
-        f"{PARALLEL} at once; test rows of the pipeline's split"
+        f"{quality.machine()}; {trials} trials each, {PARALLEL} at once; test rows of the "
+        "pipeline's split; each row from the run of its date (`--tables` reruns some, keeping the others)"
     )
-    body = f"{heading}\n\n{markdown(results)}"
+    earlier = read_readme_block("tune") if args.readme else ""
+    body = f"{heading}\n\n{markdown(results, time.strftime('%Y-%m-%d'), earlier)}"
     print(body)
     if args.readme:
         rewrite_readme_block("tune", body)

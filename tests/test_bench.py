@@ -20,7 +20,7 @@ LAST_WORDS = {
     "quality": ["| churn | 600 | 2 classes |", "| gss_wages | 3", "of 2 tables; >= CatBoost on"],
     "repro_time": ["| dvc repro, nothing changed |"],
     "sweep_cost": ["sweep / queue: "],
-    "tune": ["| churn | test ROC AUC |", "bench-"],
+    "tune": ["| churn | 20", "| test ROC AUC |", "bench-"],
     "train_throughput": [
         "numerics portable / native at batch 256",
         "default model (TabM) / MLP at batch 256",
@@ -53,3 +53,27 @@ def test_smoke_figures_never_reach_the_readme():
         cwd=REPO, env=project_env(), capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 2 and "leave out --readme" in done.stderr
+
+
+def test_the_tune_table_keeps_the_rows_of_tables_not_rerun():
+    from bench import quality, tune
+
+    loans = next(table for table in quality.TABLES if table.name == "loans")
+    earlier = "\n".join([
+        "heading", "", tune.HEADER,
+        "| loans | 2026-12-03 | test R² | 0.38 | 0.38 | 0.37 | 0.38 | no | bench-10 (30) | 266, 10 |",
+        "| churn | 2026-12-03 | test ROC AUC | 0.91 | 0.92 | 0.92 | 0.89 | yes | bench-24 (30) | 9, 1 |",
+    ])  # fmt: skip
+    rerun = {
+        "table": loans, "default": {"r2": 0.38}, "seconds": 2600.4,
+        "best": {"name": "bench-7", "trials": 30, "params": {"train.lr": 0.00123456}, "test": {"r2": 0.39}},
+        "lightgbm": {"default": {"r2": 0.37}, "tuned": {"r2": 0.4}, "seconds": 100.0},
+    }  # fmt: skip
+    lines = tune.markdown([rerun], "2026-12-04", earlier).splitlines()
+    assert lines[:2] == tune.HEADER.splitlines()
+    assert lines[2] == earlier.splitlines()[-1]  # churn kept as it was, in bench.quality's order
+    assert lines[3] == (
+        "| loans | 2026-12-04 | test R² | 0.3800 | 0.3900 | 0.3700 | 0.4000 | no | "
+        "bench-7 (30): lr 0.00123 | 2600, 100 |"
+    )
+    assert len(lines) == 4

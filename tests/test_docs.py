@@ -83,7 +83,9 @@ def test_the_tour_is_the_guides_commands():
     rows = [line for line in tour.splitlines() if line.startswith("| ") and "](docs/" in line]
     assert len(rows) >= 8
     for row in rows:
-        guide = REPO / re.search(r"\]\((docs/[\w-]+\.md)", row)[1]
+        linked = re.search(r"\]\((docs/[\w-]+\.md)", row)
+        assert linked, row
+        guide = REPO / linked[1]
         printed = {item.command for item in shown(guide)}
         for snippet in re.findall(r"`([^`]+)`", row.split("|")[2]):
             assert any(snippet in command for command in printed), f"{guide.name} does not show `{snippet}`"

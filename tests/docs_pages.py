@@ -88,11 +88,3 @@ def block_of(page: str, first: str) -> list[Shown]:
         if item.command.startswith(first) and (i == 0 or everything[i - 1].block != item.block):
             return [other for other in everything if other.block == item.block]
     raise AssertionError(f"{page} has no block that starts with `$ {first}`")
-
-
-def command(page: str, first: str) -> Shown:
-    """The one printed command of `page` that starts with `first` (the first such)."""
-    for item in shown(REPO / page):
-        if item.command.startswith(first):
-            return item
-    raise AssertionError(f"{page} shows no `$ {first}...`")

@@ -4,6 +4,7 @@
     python -m bench.tune --tables churn --trials 10
     python -m bench.tune --readme                 # also rewrites the table in docs/tuning.md
     python -m bench.tune --smoke                  # one small table, 2 trials, a few epochs (the tests)
+    python -m bench.tune --tables birthdays --lightgbm-only --readme   # LightGBM's cells of a row
 
 For each table (bench.quality's, on the pipeline's own split): a temp copy of the repo with a
 bare git repository as origin and a folder as the DVC remote, `dvc repro` with the committed
@@ -14,7 +15,9 @@ test metric is read after the search, as stages.tune reports it. LightGBM is tun
 budget: Optuna's TPE (seed 0), 30 trials, each fit on the train split with up to 2,000 rounds and
 early stopping on the same validation split and metric, 2 threads; its chosen trial's model is
 scored on the test rows by evaluate's functions. Seconds are wall time: the whole search for
-ours, the 30 fits for LightGBM, one after the other on the same cores.
+ours, the 30 fits for LightGBM, one after the other on the same cores. `--lightgbm-only` reruns
+LightGBM's side of a table's row and keeps ours' cells as the block has them (ours' search is
+hours on the largest table; LightGBM's, minutes), noting both dates in the row.
 """
 
 from __future__ import annotations
@@ -147,9 +150,11 @@ def lightgbm(root: Path, trials: int, rounds: int) -> dict:
     return {"default": default, "tuned": tested(chosen), "seconds": seconds, "params": study.best_params}
 
 
-def measure(parent: Path, table: quality.Table, trials: int, smoke: bool) -> dict:
+def measure(parent: Path, table: quality.Table, trials: int, smoke: bool, lightgbm_only: bool) -> dict:
     train = dict(quality.SMOKE_TRAIN) if smoke else {}
     root = setup(parent, table, train)
+    if lightgbm_only:
+        return {"table": table, "lightgbm": lightgbm(root, trials, 50 if smoke else ROUNDS)}
     default = quality.scores(root)
     fixed = tuple(f"train.{key}={value}" for key, value in train.items())
     best, seconds = search(root, table.task, trials, fixed)
@@ -166,7 +171,8 @@ HEADER = (
 
 def markdown(results: list[dict], day: str, earlier: str = "") -> str:
     """The table: a row per table measured now, dated `day`, and the rows of `earlier` (the
-    block as it was) for tables not measured now, in TABLES' order."""
+    block as it was) for tables not measured now, in TABLES' order. A result without "best"
+    (`--lightgbm-only`) replaces the LightGBM cells of its table's earlier row."""
     rows = {}
     for line in earlier.splitlines():
         cells = line.split("|")
@@ -174,10 +180,14 @@ def markdown(results: list[dict], day: str, earlier: str = "") -> str:
             rows[cells[1].strip()] = line
     for r in results:
         key, label = quality.metric_of({"table": r["table"]})
-        best, lgbm = r["best"], r["lightgbm"]
+        lgbm, name = r["lightgbm"], r["table"].name
+        if "best" not in r:
+            rows[name] = _lightgbm_cells(rows.get(name), name, lgbm, key, day)
+            continue
+        best = r["best"]
         tuned = best["test"][key]
         point = ", ".join(f"{k.removeprefix('train.')} {_short(v)}" for k, v in best["params"].items())
-        rows[r["table"].name] = (
+        rows[name] = (
             f"| {r['table'].name} | {day} | test {label} | {r['default'][key]:.4f} | {tuned:.4f} | "
             f"{lgbm['default'][key]:.4f} | {lgbm['tuned'][key]:.4f} | "
             f"{'yes' if tuned >= lgbm['tuned'][key] else 'no'} | "
@@ -186,6 +196,19 @@ def markdown(results: list[dict], day: str, earlier: str = "") -> str:
         )
     order = [t.name for t in quality.TABLES]
     return "\n".join([HEADER, *(rows[name] for name in sorted(rows, key=order.index))])
+
+
+def _lightgbm_cells(row: str | None, name: str, lgbm: dict, key: str, day: str) -> str:
+    """`row` (a table's earlier row) with LightGBM's cells, and the verdict, from `lgbm`."""
+    if row is None:
+        raise SystemExit(f"--lightgbm-only: docs/tuning.md has no row for {name} to keep ours' cells from")
+    cells = [cell.strip() for cell in row.split("|")[1:-1]]
+    ours_date = cells[1].split(";")[0]
+    cells[1] = ours_date if ours_date == day else f"{ours_date}; LightGBM {day}"
+    cells[5], cells[6] = f"{lgbm['default'][key]:.4f}", f"{lgbm['tuned'][key]:.4f}"
+    cells[7] = "yes" if float(cells[4]) >= lgbm["tuned"][key] else "no"
+    cells[9] = f"{cells[9].split(',')[0]}, {lgbm['seconds']:.0f}"
+    return "| " + " | ".join(cells) + " |"
 
 
 def _short(value: object) -> str:
@@ -200,9 +223,15 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=TRIALS)
     parser.add_argument("--readme", action="store_true", help="rewrite the tune block of docs/tuning.md")
     parser.add_argument("--smoke", action="store_true", help="one small table, 2 trials, 3 epochs")
+    parser.add_argument(
+        "--lightgbm-only", action="store_true",
+        help="rerun LightGBM's side only, keeping ours' cells of each table's row (needs --readme)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.smoke and args.readme:
         parser.error("--smoke figures never go to the README")
+    if args.lightgbm_only and not args.readme:
+        parser.error("--lightgbm-only fills LightGBM's cells of docs/tuning.md's rows: add --readme")
     known = {t.name: t for t in quality.TABLES}
     names = args.tables.split(",")
     unknown = sorted(set(names) - set(known))
@@ -213,7 +242,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as parent:
         for table in chosen:
-            result = measure(Path(parent), table, trials, args.smoke)
+            result = measure(Path(parent), table, trials, args.smoke, args.lightgbm_only)
             print(
                 f"{table.name}: {json.dumps({k: v for k, v in result.items() if k != 'table'})}", flush=True
             )

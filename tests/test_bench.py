@@ -77,3 +77,24 @@ def test_the_tune_table_keeps_the_rows_of_tables_not_rerun():
         "bench-7 (30): lr 0.00123 | 2600, 100 |"
     )
     assert len(lines) == 4
+
+
+def test_lightgbm_only_replaces_lightgbm_cells_and_keeps_ours():
+    from bench import quality, tune
+
+    loans = next(table for table in quality.TABLES if table.name == "loans")
+    earlier = "\n".join([
+        "heading", "", tune.HEADER,
+        "| loans | 2026-12-03 | test R² | 0.38 | 0.3813 | 0.37 | not finished | - | bench-10 (30): lr 0.001 "
+        "| 2663, - |",
+    ])  # fmt: skip
+    lgbm = {"default": {"r2": 0.3722}, "tuned": {"r2": 0.3816}, "seconds": 109.4}
+    rerun = {"table": loans, "lightgbm": lgbm}
+    lines = tune.markdown([rerun], "2026-12-04", earlier).splitlines()
+    assert lines[2] == (
+        "| loans | 2026-12-03; LightGBM 2026-12-04 | test R² | 0.38 | 0.3813 | 0.3722 | 0.3816 | no | "
+        "bench-10 (30): lr 0.001 | 2663, 109 |"
+    )
+    assert tune.markdown([rerun], "2026-12-03", earlier).splitlines()[2].startswith("| loans | 2026-12-03 | ")
+    with pytest.raises(SystemExit, match="no row for loans"):
+        tune.markdown([rerun], "2026-12-04", "\n".join(["heading", "", tune.HEADER]))

@@ -13,7 +13,7 @@ same params on the same table resolve the same way and the run stays byte-reprod
   (Gorishniy et al., NeurIPS 2022; TabM's paper's advanced setting, TabM-dagger; docs/model.md's
   ablation weighs them against periodic embeddings). Its recipe is the TabM paper's default
   configuration with what the 2-core benchmark (bench.quality) settled: AdamW at 0.002 with
-  weight decay 0.0003, two blocks of 256, dropout 0.1, patience 16; the batch grows with the
+  weight decay 0.0003, two blocks of 128, dropout 0.1, patience 16; the batch grows with the
   table and the epochs are capped so a large table trains in minutes (batch_size_rule,
   epochs_rule).
 
@@ -57,9 +57,12 @@ MLP_DEFAULTS = {
     "hidden": (64, 64), "dropout": 0.0, "numeric_embedding": "none", "patience": 30,
 }  # fmt: skip
 TABM_DEFAULTS = {
-    "lr": 0.002, "optimizer": "adamw", "weight_decay": 0.0003, "dropout": 0.1,
+    "lr": 0.002, "optimizer": "adamw", "weight_decay": 0.0003, "hidden": (128, 128), "dropout": 0.1,
     "numeric_embedding": "ple", "patience": 16,
 }  # fmt: skip
+# Two blocks of 128 at every size: a quarter of TabM's paper default (3 x 512) in width, for 2
+# cores. Blocks of 256 below 25,000 train rows (the rule before 2026-12-04) scored no better on
+# bench.quality's five tables of that size and took 1.5-2.6x as long (docs/model.md's ablation).
 
 
 def batch_size_rule(rows: int) -> int:
@@ -74,13 +77,6 @@ def batch_size_rule(rows: int) -> int:
     if rows >= 2_560:
         return 256
     return max(16, 1 << max(0, (rows // 10).bit_length() - 1))
-
-
-def hidden_rule(rows: int) -> tuple[int, ...]:
-    """tabm's blocks: two of 256 (a quarter of TabM's paper default 3 x 512 wide, for 2 cores), two
-    of 128 from 25,000 train rows, where the batch grows: a third of the work a row, so the tables
-    of 10^4 to 10^5 rows that take most of the training time stay within a minute or two."""
-    return (256, 256) if rows < 25_000 else (128, 128)
 
 
 def k_rule(rows: int) -> int:
@@ -104,7 +100,6 @@ def resolve(p: params.TrainParams, rows: int) -> Recipe:
         rules = {
             "epochs": epochs_rule(rows),
             "batch_size": batch_size_rule(rows),
-            "hidden": hidden_rule(rows),
         }
         defaults = dict(TABM_DEFAULTS, **rules, k=k_rule(rows))
 
@@ -130,5 +125,5 @@ def check(recipe: Recipe, activation: str) -> None:
     if recipe.model == "tabm" and (not recipe.hidden or len(set(recipe.hidden)) != 1):
         params.fail(
             "train.hidden", list(recipe.hidden),
-            "one width repeated per block for train.model tabm, e.g. [256, 256] (or auto)",
+            "one width repeated per block for train.model tabm, e.g. [128, 128] (or auto)",
         )  # fmt: skip

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from stages import engine, numerics
+from stages import engine, numerics, recipe
 from stages.model import build_mlp
 
 FEATURES, CLASSES, HIDDEN = 54, 7, [256, 256]
@@ -108,7 +108,8 @@ def tabm_model() -> nn.Module:
 
     bins = quantile_bins(np.random.default_rng(0).standard_normal((10_000, FEATURES), dtype=np.float32))
     torch.manual_seed(0)
-    return TabM(FEATURES, [], [], HIDDEN, CLASSES, "relu", 0.1, "ple", 8, classification=True, bins=bins)
+    hidden = list(recipe.TABM_HIDDEN)
+    return TabM(FEATURES, [], [], hidden, CLASSES, "relu", 0.1, "ple", 8, classification=True, bins=bins)
 
 
 def engine_samples_per_s(
@@ -218,7 +219,7 @@ LOADERS = {
     "engine_large": f"engine: whole tensors, permutation slices, batch {LARGE_BATCH}",
     "engine_large_portable": f"engine, batch {LARGE_BATCH}, train.numerics portable",
     "sklearn": "scikit-learn MLPClassifier, batch 256",
-    "tabm": "default model: TabM k=8, 2x256, piecewise-linear, AdamW, batch 256",
+    "tabm": f"default model: TabM k=8, 2x{recipe.TABM_HIDDEN[0]}, piecewise-linear, AdamW, batch 256",
     "tabm_portable": "default model, batch 256, train.numerics portable",
 }
 

@@ -56,13 +56,14 @@ MLP_DEFAULTS = {
     "epochs": 200, "batch_size": 16, "lr": 0.003, "optimizer": "adam", "weight_decay": 0.0,
     "hidden": (64, 64), "dropout": 0.0, "numeric_embedding": "none", "patience": 30,
 }  # fmt: skip
+# tabm's blocks, two of 128 at every size: a quarter of TabM's paper default (3 x 512) in width,
+# for 2 cores. Blocks of 256 below 25,000 train rows (the rule before 2026-12-04) scored no better
+# on bench.quality's five tables of that size and took 1.5-2.6x as long (docs/model.md's ablation).
+TABM_HIDDEN: tuple[int, ...] = (128, 128)
 TABM_DEFAULTS = {
-    "lr": 0.002, "optimizer": "adamw", "weight_decay": 0.0003, "hidden": (128, 128), "dropout": 0.1,
+    "lr": 0.002, "optimizer": "adamw", "weight_decay": 0.0003, "hidden": TABM_HIDDEN, "dropout": 0.1,
     "numeric_embedding": "ple", "patience": 16,
 }  # fmt: skip
-# Two blocks of 128 at every size: a quarter of TabM's paper default (3 x 512) in width, for 2
-# cores. Blocks of 256 below 25,000 train rows (the rule before 2026-12-04) scored no better on
-# bench.quality's five tables of that size and took 1.5-2.6x as long (docs/model.md's ablation).
 
 
 def batch_size_rule(rows: int) -> int:

@@ -10,10 +10,11 @@ def _block(name: str) -> tuple[Path, str, str, str]:
     """The one page (README.md or a guide under docs/) holding <!-- NAME:start --> ...
     <!-- NAME:end -->, and its text before the block, inside it, and after it."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    pages = [page for page in (README, *sorted((ROOT / "docs").glob("*.md"))) if start in page.read_text()]
-    if len(pages) != 1 or end not in pages[0].read_text():
+    texts = {page: page.read_text() for page in (README, *sorted((ROOT / "docs").glob("*.md")))}
+    pages = [page for page, text in texts.items() if start in text]
+    if len(pages) != 1 or end not in texts[pages[0]]:
         raise SystemExit(f"README.md and docs/ need exactly one {start} ... {end} block to rewrite")
-    head, rest = pages[0].read_text().split(start, 1)
+    head, rest = texts[pages[0]].split(start, 1)
     body, tail = rest.split(end, 1)
     return pages[0], head, body, tail
 

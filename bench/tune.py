@@ -153,13 +153,14 @@ def lightgbm(root: Path, trials: int, rounds: int) -> dict:
 def measure(parent: Path, table: quality.Table, trials: int, smoke: bool, lightgbm_only: bool) -> dict:
     train = dict(quality.SMOKE_TRAIN) if smoke else {}
     root = setup(parent, table, train)
+    rounds = 50 if smoke else ROUNDS
     if lightgbm_only:
-        return {"table": table, "lightgbm": lightgbm(root, trials, 50 if smoke else ROUNDS)}
+        return {"table": table, "lightgbm": lightgbm(root, trials, rounds)}
     default = quality.scores(root)
     fixed = tuple(f"train.{key}={value}" for key, value in train.items())
     best, seconds = search(root, table.task, trials, fixed)
     return {"table": table, "default": default, "best": best, "seconds": seconds,
-            "lightgbm": lightgbm(root, trials, 50 if smoke else ROUNDS)}  # fmt: skip
+            "lightgbm": lightgbm(root, trials, rounds)}  # fmt: skip
 
 
 HEADER = (
@@ -188,7 +189,7 @@ def markdown(results: list[dict], day: str, earlier: str = "") -> str:
         tuned = best["test"][key]
         point = ", ".join(f"{k.removeprefix('train.')} {_short(v)}" for k, v in best["params"].items())
         rows[name] = (
-            f"| {r['table'].name} | {day} | test {label} | {r['default'][key]:.4f} | {tuned:.4f} | "
+            f"| {name} | {day} | test {label} | {r['default'][key]:.4f} | {tuned:.4f} | "
             f"{lgbm['default'][key]:.4f} | {lgbm['tuned'][key]:.4f} | "
             f"{'yes' if tuned >= lgbm['tuned'][key] else 'no'} | "
             f"{best['name']} ({best['trials']}): {point} | "

@@ -40,7 +40,7 @@ def main() -> None:
     numerics.apply(train.numerics)  # the model's own setting, before torch loads
     import torch
 
-    numerics.set_threads(train.threads)
+    numerics.set_threads(train.numerics, train.threads)
 
     from stages import engine
     from stages.model import from_payload

@@ -11,8 +11,8 @@ outputs to the DVC remote). The command pulls each finished experiment back (`dv
 so `dvc exp show` here lists every point. The workspace itself is never touched: no params.yaml
 rewrite, no checkout.
 
-Resources: a task asks Ray for train.threads CPUs (a point whose train.threads is 0, torch's
-"every core", runs with train.threads=1 so that Ray can pack it), and for one GPU where
+Resources: a task asks Ray for train.threads CPUs (a point whose train.threads is 0, 2 threads
+or every core by train.numerics, runs with train.threads=1 so that Ray can pack it), and for one GPU where
 train.device is cuda. Without --address a local Ray is started for the run, limited to this
 machine's cores, and stopped after it.
 """

@@ -25,7 +25,7 @@ def main() -> None:
         return
     from stages import engine, training
 
-    numerics.set_threads(p.threads)
+    numerics.set_threads(p.numerics, p.threads)
 
     device = engine.resolve_device(p.device)
     log.info("device %s", device)

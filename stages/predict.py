@@ -71,11 +71,15 @@ def check_artifacts_match_lock(paths: list[Path], lock_file: Path = LOCK_FILE) -
     return lock
 
 
-def recorded_numerics(lock: dict) -> str:
-    """The train.numerics evaluate ran with, so predict's forward pass equals evaluate's."""
+def recorded_numerics(lock: dict) -> tuple[str, int]:
+    """The train.numerics and train.threads evaluate ran with, so predict's forward pass equals
+    evaluate's (under `portable` the thread count is part of the bits: numerics.threads)."""
     recorded = lock.get("stages", {}).get("evaluate", {}).get("params", {}).get("params.yaml", {})
-    setting = recorded.get("train.numerics")
-    return setting if setting in params.NUMERICS else params.load("train").numerics
+    setting, count = recorded.get("train.numerics"), recorded.get("train.threads")
+    if setting in params.NUMERICS and isinstance(count, int) and count >= 0:
+        return setting, count
+    train = params.load("train")
+    return train.numerics, train.threads
 
 
 def model_inputs(
@@ -183,8 +187,10 @@ def main() -> None:
     if args.output.suffix != ".csv":
         raise UserError(f"{args.output}: output must be a .csv file")
     lock = check_artifacts_match_lock([artifacts.SCALER, artifacts.MODEL])
-    numerics.apply(recorded_numerics(lock))  # before torch loads
+    setting, threads = recorded_numerics(lock)
+    numerics.apply(setting)  # before torch loads
     table = tables.read_table(args.input)
+    numerics.set_threads(setting, threads)
 
     from stages.model import from_payload
 

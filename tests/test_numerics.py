@@ -85,3 +85,13 @@ def test_portable_gives_the_same_bits_on_hosts_of_any_core_count():
 
     one_core, two_cores, four_cores = run(0, "1"), run(0, "2"), run(0, "4")
     assert one_core == two_cores == four_cores == (str(numerics.PORTABLE_THREADS), two_cores[1])
+
+
+def test_predict_runs_with_the_numerics_and_threads_evaluate_ran_with():
+    from stages import predict
+
+    recorded = {"train.numerics": "native", "train.threads": 3}
+    lock = {"stages": {"evaluate": {"params": {"params.yaml": recorded}}}}
+    assert predict.recorded_numerics(lock) == ("native", 3)
+    committed = params.load("train")  # a lock without them (hand-made): params.yaml's
+    assert predict.recorded_numerics({}) == (committed.numerics, committed.threads)

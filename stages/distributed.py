@@ -214,10 +214,10 @@ def _worker(p: params.TrainParams, rank: int) -> None:
     local_rank, local_world = int(os.environ["LOCAL_RANK"]), int(os.environ["LOCAL_WORLD_SIZE"])
     if rank != 0:
         logging.getLogger().setLevel(logging.WARNING)  # rank 0 reports for all
-    # threads split evenly between this machine's ranks unless train.threads names a count:
-    # numerics.PORTABLE_THREADS under `portable` (the same on every host), else the cores
-    cores = numerics.PORTABLE_THREADS if p.numerics == "portable" else torch.get_num_threads()
-    numerics.set_threads(p.numerics, p.threads or max(1, cores // local_world))
+    # unless train.threads names a count, this machine's threads (portable's fixed count, or its
+    # cores under native) split evenly between its ranks
+    machine = numerics.threads(p.numerics, 0) or torch.get_num_threads()
+    numerics.set_threads(p.numerics, p.threads or max(1, machine // local_world))
     device, backend = _device(p, local_rank, local_world)
     dist.init_process_group(backend, device_id=device if device.type == "cuda" else None)
     log.info(

@@ -12,8 +12,8 @@ so `dvc exp show` here lists every point. The workspace itself is never touched:
 rewrite, no checkout.
 
 Resources: a task asks Ray for train.threads CPUs (a point whose train.threads is 0, 2 threads
-or every core by train.numerics, runs with train.threads=1 so that Ray can pack it), and for one GPU where
-train.device is cuda. Without --address a local Ray is started for the run, limited to this
+or every core by train.numerics, runs with train.threads=1 so that Ray can pack it), and for
+one GPU where train.device is cuda. Without --address a local Ray is started for the run, limited to this
 machine's cores, and stopped after it.
 """
 

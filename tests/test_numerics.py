@@ -59,9 +59,11 @@ def test_portable_fixes_the_thread_count_where_train_threads_is_0():
 # TabM's first block's weight gradient on bench.quality's loans table (batch 256 x k 8 rows, 324
 # inputs, 128 outputs): MKL's COMPATIBLE branch sums it in another order at 1 and 2 threads
 GRADIENT = (
-    "import hashlib, sys, torch\n"
+    "import hashlib\n"
     "from stages import numerics\n"
-    "numerics.set_threads('portable', int(sys.argv[1]))\n"
+    "numerics.apply('portable')\n"
+    "import torch\n"
+    "numerics.set_threads('portable', 0)\n"
     "g = torch.Generator().manual_seed(0)\n"
     "x, dy = torch.randn(2048, 324, generator=g), torch.randn(2048, 128, generator=g)\n"
     "print(torch.get_num_threads(), hashlib.md5((dy.t() @ x).numpy().tobytes()).hexdigest())\n"
@@ -71,20 +73,11 @@ GRADIENT = (
 def test_portable_gives_the_same_bits_on_hosts_of_any_core_count():
     """A host's default thread count (OMP_NUM_THREADS stands in for its cores) does not reach the
     bits under `portable`. (Unfixed, 1 and 2 threads give two digests here on AMD EPYC.)"""
-    setup = "from stages import numerics; numerics.apply('portable')\n"
-
-    def run(threads: int, cores: str) -> tuple[str, str]:
-        done = subprocess.run(
-            [sys.executable, "-c", setup + GRADIENT, str(threads)], cwd=REPO,
-            env={**os.environ, "OMP_NUM_THREADS": cores, "MKL_NUM_THREADS": cores},
-            capture_output=True, text=True,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        count, digest = done.stdout.split()
-        return count, digest
-
-    one_core, two_cores, four_cores = run(0, "1"), run(0, "2"), run(0, "4")
-    assert one_core == two_cores == four_cores == (str(numerics.PORTABLE_THREADS), two_cores[1])
+    one, two, four = (
+        in_fresh_python(GRADIENT, OMP_NUM_THREADS=cores, MKL_NUM_THREADS=cores) for cores in "124"
+    )
+    assert one == two == four
+    assert two.split()[0] == str(numerics.PORTABLE_THREADS)
 
 
 def test_predict_runs_with_the_numerics_and_threads_evaluate_ran_with():

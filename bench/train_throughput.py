@@ -219,7 +219,8 @@ LOADERS = {
     "engine_large": f"engine: whole tensors, permutation slices, batch {LARGE_BATCH}",
     "engine_large_portable": f"engine, batch {LARGE_BATCH}, train.numerics portable",
     "sklearn": "scikit-learn MLPClassifier, batch 256",
-    "tabm": f"default model: TabM k=8, 2x{recipe.TABM_HIDDEN[0]}, piecewise-linear, AdamW, batch 256",
+    "tabm": f"default model: TabM k=8, {len(recipe.TABM_HIDDEN)}x{recipe.TABM_HIDDEN[0]}, piecewise-linear, "
+    "AdamW, batch 256",
     "tabm_portable": "default model, batch 256, train.numerics portable",
 }
 
